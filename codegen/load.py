@@ -1,0 +1,179 @@
+"""Stage 1, load: spec text -> a tree of `Node`s that remember where they came from.
+
+Only YAML's safe core types are read (mappings, sequences, strings, numbers,
+booleans, null). Nothing is constructed from tags and nothing is executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+import yaml
+
+from codegen.errors import Location, Problem, SpecError
+
+MAX_SPEC_BYTES = 1024 * 1024
+"""Spec files larger than this are refused before parsing."""
+
+MAX_NODES = 20_000
+"""Upper bound on nodes after alias expansion; stops alias bombs early."""
+
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+Scalar = Union[str, int, float, bool, None]
+
+
+@dataclass(frozen=True)
+class Node:
+    """A loaded YAML value with its location.
+
+    `value` is a dict of key -> Node for mappings, a tuple of Nodes for
+    sequences, or a scalar. `key_locations` holds where each mapping key is.
+    """
+
+    value: object
+    location: Location
+    key_locations: dict[str, Location] = field(default_factory=dict)
+
+    @property
+    def is_mapping(self) -> bool:
+        return isinstance(self.value, dict)
+
+    @property
+    def is_sequence(self) -> bool:
+        return isinstance(self.value, tuple)
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """The parsed tree of one spec file, with its raw bytes for hashing."""
+
+    path: Path
+    display_path: str
+    raw: bytes
+    root: Node
+
+
+def load_spec(path: Path, display_path: str | None = None) -> LoadedSpec:
+    """Read and parse the spec at `path`; raise `SpecError` on any problem."""
+    shown = display_path if display_path is not None else str(path)
+    start = Location(shown, 1, 1)
+    try:
+        if path.is_dir():
+            raise SpecError([Problem(start, "", "expected a spec file, found a directory")])
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Problem(start, "", "no such file")]) from None
+    except OSError as exc:
+        raise SpecError([Problem(start, "", f"cannot read file: {exc.strerror}")]) from None
+    return LoadedSpec(path, shown, raw, parse_spec_bytes(raw, shown))
+
+
+def parse_spec_bytes(raw: bytes, shown: str) -> Node:
+    """Parse spec bytes into a `Node` tree whose root is a mapping."""
+    start = Location(shown, 1, 1)
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(
+            [Problem(start, "", f"expected at most {MAX_SPEC_BYTES} bytes, found {len(raw)}")]
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x}"
+        raise SpecError([Problem(Location(shown, line, column), "", message)]) from None
+    try:
+        document = yaml.compose(text, Loader=_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(shown, mark.line + 1, mark.column + 1) if mark else start
+        raise SpecError([Problem(where, "", f"invalid YAML: {exc.problem or exc.context}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(start, "", f"invalid YAML: {exc}")]) from None
+    if document is None:
+        raise SpecError([Problem(start, "", "expected a mapping, found an empty file")])
+    converter = _Converter(shown)
+    root = converter.convert(document)
+    if converter.problems:
+        raise SpecError(converter.problems)
+    if not root.is_mapping:
+        raise SpecError([Problem(root.location, "", f"expected a mapping, found {describe(root)}")])
+    return root
+
+
+def describe(node: Node) -> str:
+    """A short human description of what a node holds, for error messages."""
+    value = node.value
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, tuple):
+        return "a list"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"number {value!r}"
+    return f"string {value!r}"
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Converter:
+    """Turns composed YAML nodes into `Node`s, collecting problems."""
+
+    def __init__(self, shown: str) -> None:
+        self._shown = shown
+        self._count = 0
+        self._constructor = yaml.constructor.SafeConstructor()
+        self.problems: list[Problem] = []
+
+    def _where(self, node: yaml.Node) -> Location:
+        mark = node.start_mark
+        return Location(self._shown, mark.line + 1, mark.column + 1)
+
+    def convert(self, node: yaml.Node) -> Node:
+        self._count += 1
+        if self._count > MAX_NODES:
+            message = f"expected at most {MAX_NODES} values after expanding aliases, found more"
+            raise SpecError([Problem(self._where(node), "", message)])
+        where = self._where(node)
+        if node.tag not in _SAFE_TAGS:
+            self.problems.append(Problem(where, "", f"expected plain YAML data, found tag {node.tag!r}"))
+            return Node(None, where)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, where)
+        if isinstance(node, yaml.SequenceNode):
+            return Node(tuple(self.convert(item) for item in node.value), where)
+        return Node(self._constructor.construct_object(node), where)
+
+    def _mapping(self, node: yaml.MappingNode, where: Location) -> Node:
+        values: dict[str, Node] = {}
+        keys: dict[str, Location] = {}
+        for key_node, value_node in node.value:
+            key_where = self._where(key_node)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                found = describe(self.convert(key_node))
+                self.problems.append(Problem(key_where, "", f"expected a text key, found {found}"))
+                continue
+            key = key_node.value
+            if key in keys:
+                first = keys[key]
+                message = f"duplicate key {key!r}, first defined at line {first.line}"
+                self.problems.append(Problem(key_where, "", message))
+                continue
+            keys[key] = key_where
+            values[key] = self.convert(value_node)
+        return Node(values, where, keys)

@@ -1,0 +1,66 @@
+"""Runs load -> validate -> plan -> render -> verify for one spec."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from codegen.errors import FindingsError, InternalError, SpecError, WrapgenError
+from codegen.load import load_spec
+from codegen.plan import plan
+from codegen.render import render
+from codegen.validate import validate
+from codegen.verify import verify_source
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The module generated from one spec and where it belongs."""
+
+    spec_path: Path
+    output: Optional[Path]
+    text: str
+
+
+def default_output(spec_path: Path, spec_output: Optional[str]) -> Path:
+    """Where a spec's module goes when no -o is given: its `output`, else a sibling .py."""
+    if spec_output:
+        return spec_path.parent / spec_output
+    return spec_path.with_suffix(".py")
+
+
+def relative_ref(target: Path, start: Path) -> str:
+    """`target` relative to directory `start`, with forward slashes."""
+    return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
+
+
+def generate(spec_path: Path, output: Optional[Path] = None, to_stdout: bool = False) -> Generated:
+    """Generate and verify the module for the spec at `spec_path`.
+
+    `output` overrides where the module goes; `to_stdout` means it is printed,
+    so the header names the spec relative to the working directory.
+    """
+    loaded = load_spec(spec_path)
+    spec = validate(loaded)
+    target = output if output is not None else default_output(spec_path, spec.output)
+    base = Path.cwd() if to_stdout else target.parent
+    spec_ref = relative_ref(spec_path, base)
+    output_ref = relative_ref(target, base) if not to_stdout else "-"
+    sha256 = hashlib.sha256(loaded.raw).hexdigest()
+    try:
+        text = render(plan(spec, spec_ref, output_ref, sha256))
+    except WrapgenError:
+        raise
+    except Exception as exc:  # a valid spec must always render
+        raise InternalError(f"{loaded.display_path}: rendering failed: {exc!r}") from exc
+    findings = verify_source(text, f"<generated from {loaded.display_path}>")
+    if findings:
+        details = "\n".join(str(finding) for finding in findings)
+        raise FindingsError(f"{loaded.display_path}: the generated module fails verification:\n{details}")
+    return Generated(spec_path, None if to_stdout else target, text)
+
+
+__all__ = ["Generated", "SpecError", "default_output", "generate"]

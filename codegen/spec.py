@@ -1,0 +1,96 @@
+"""The validated spec: frozen objects that carry their spec locations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping, Optional, Union
+
+from codegen.errors import Location
+
+Shape = tuple[Optional[int], ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A catalogue entry picked in the spec, with all parameters filled in."""
+
+    kind: str
+    params: Mapping[str, object]
+    location: Location
+
+    @staticmethod
+    def of(kind: str, params: dict[str, object], location: Location) -> Choice:
+        return Choice(kind, MappingProxyType(dict(params)), location)
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    dtype: str
+    shape: Shape
+    location: Location
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    dtype: str
+    shape: Shape
+    initializer: Choice
+    trainable: bool
+    location: Location
+
+
+@dataclass(frozen=True)
+class LayerStack:
+    """Forward computation as built-in layers applied to one feature input."""
+
+    input: str
+    layers: tuple[Choice, ...]
+    output_shape: Shape
+
+
+@dataclass(frozen=True)
+class KerasBuilder:
+    """Forward computation by a zero-argument function returning a Keras model."""
+
+    module: str
+    function: str
+    location: Location
+
+
+Forward = Union[LayerStack, KerasBuilder]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    kind: str
+    aggregation: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A complete, valid model description."""
+
+    version: int
+    name: str
+    description: str
+    inputs: tuple[Input, ...]
+    label: str
+    variables: tuple[Variable, ...]
+    forward: Forward
+    loss: Choice
+    metrics: tuple[Metric, ...]
+    optimizer: Choice
+    output: Optional[str]
+
+    @property
+    def label_input(self) -> Input:
+        return next(item for item in self.inputs if item.name == self.label)
+
+    @property
+    def features(self) -> tuple[Input, ...]:
+        return tuple(item for item in self.inputs if item.name != self.label)
