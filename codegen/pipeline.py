@@ -12,6 +12,7 @@ from codegen.errors import FindingsError, InternalError, SpecError, WrapgenError
 from codegen.load import load_spec
 from codegen.plan import plan
 from codegen.render import render
+from codegen.spec import Spec
 from codegen.validate import validate
 from codegen.verify import verify_source
 
@@ -21,6 +22,7 @@ class Generated:
     """The module generated from one spec and where it belongs."""
 
     spec_path: Path
+    spec: Spec
     output: Optional[Path]
     text: str
 
@@ -60,7 +62,7 @@ def generate(spec_path: Path, output: Optional[Path] = None, to_stdout: bool = F
     if findings:
         details = "\n".join(str(finding) for finding in findings)
         raise FindingsError(f"{loaded.display_path}: the generated module fails verification:\n{details}")
-    return Generated(spec_path, None if to_stdout else target, text)
+    return Generated(spec_path, spec, None if to_stdout else target, text)
 
 
 __all__ = ["Generated", "SpecError", "default_output", "generate"]

@@ -1,0 +1,85 @@
+"""Learnable synthetic federated data shaped by a spec's inputs (NumPy only).
+
+Features are standard normal (floats) or uniform ids (integers). Labels come
+from a fixed random linear teacher over all features, so a model that fits
+the teacher's function class can drive the loss down.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from typing import Optional
+
+import numpy as np
+
+from codegen.catalogue import INT_DTYPES
+from codegen.spec import Input, LayerStack, Spec
+
+
+def vocabulary_size(spec: Spec, feature: Input) -> int:
+    """Ids for an integer feature: the rows of the embedding table the layers use, else 10."""
+    if isinstance(spec.forward, LayerStack) and spec.forward.input == feature.name:
+        for layer in spec.forward.layers:
+            if layer.kind == "embedding":
+                table = next(v for v in spec.variables if v.name == layer.params["table"])
+                return int(table.shape[0])
+    return 10
+
+
+def make_client_data(
+    spec: Spec, num_clients: int, examples: int, seed: int, output_width: Optional[int] = None
+) -> list[collections.OrderedDict]:
+    """One `{"x": features, "y": label}` dict of arrays per client, from one shared teacher.
+
+    `output_width` is the number of outputs of the model (classes for the
+    categorical losses); it defaults to the width of the label.
+    """
+    label = spec.label_input
+    label_tail = tuple(int(d) for d in label.shape[1:])
+    width = output_width or (label_tail[-1] if label_tail else 1)
+    if spec.loss.kind in ("mean_squared_error", "binary_crossentropy"):
+        width = math.prod(label_tail) if label_tail else 1
+    teacher = np.random.default_rng(seed)
+    weights = {
+        f.name: teacher.standard_normal(
+            (vocabulary_size(spec, f), width) if f.dtype in INT_DTYPES else (_size(f), width)
+        )
+        for f in spec.features
+    }
+    clients = []
+    for client in range(num_clients):
+        rng = np.random.default_rng([seed, client + 1])
+        features = collections.OrderedDict()
+        score = np.zeros((examples, width))
+        for feature in spec.features:
+            shape = (examples, *(int(d) for d in feature.shape[1:]))
+            if feature.dtype in INT_DTYPES:
+                ids = rng.integers(0, vocabulary_size(spec, feature), size=shape)
+                features[feature.name] = ids.astype(feature.dtype)
+                score += weights[feature.name][ids.reshape(examples, -1)].mean(axis=1)
+            else:
+                values = rng.standard_normal(shape)
+                features[feature.name] = values.astype(feature.dtype)
+                score += values.reshape(examples, -1) @ weights[feature.name] / math.sqrt(_size(feature))
+        x = next(iter(features.values())) if len(features) == 1 else features
+        clients.append(collections.OrderedDict(x=x, y=_label(spec, score, label, label_tail)))
+    return clients
+
+
+def _size(feature: Input) -> int:
+    return math.prod(int(d) for d in feature.shape[1:])
+
+
+def _label(spec: Spec, score: np.ndarray, label: Input, tail: tuple[int, ...]) -> np.ndarray:
+    kind = spec.loss.kind
+    examples = score.shape[0]
+    if kind == "sparse_categorical_crossentropy":
+        values = score.argmax(axis=1)
+    elif kind == "categorical_crossentropy":
+        values = np.eye(score.shape[1])[score.argmax(axis=1)]
+    elif kind == "binary_crossentropy":
+        values = (score > 0).astype(np.float64)
+    else:
+        values = score
+    return values.reshape((examples, *tail)).astype(label.dtype)
