@@ -88,8 +88,10 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
         variable_docs=tuple(_variable_doc(v) for v in spec.variables),
         variable_init=tuple(line for v in spec.variables for line in _variable_init(v)),
         metric_init=tuple(line for m in spec.metrics for line in _metric_init(m)),
-        trainable=_collection([v for v in spec.variables if v.trainable]),
-        non_trainable=_collection([v for v in spec.variables if not v.trainable]),
+        trainable=_keras_collection("trainable") if keras else _collection([v for v in spec.variables if v.trainable]),
+        non_trainable=_keras_collection("non_trainable")
+        if keras
+        else _collection([v for v in spec.variables if not v.trainable]),
         local=_collection_of(tuple(_metric_variables(spec.metrics)) + _SLOTS[_optimizer_kind(spec.optimizer)]),
         predict=_predict(spec.forward, spec) if isinstance(spec.forward, LayerStack) else (),
         loss=_loss(spec.loss),
@@ -293,6 +295,10 @@ def _metric_init(metric: Metric) -> tuple[str, ...]:
 
 def _collection(variables: list[Variable]) -> tuple[str, ...]:
     return _collection_of(tuple(f"self.{v.name}" for v in variables))
+
+
+def _keras_collection(kind: str) -> tuple[str, ...]:
+    return (f"{_PAD}return list(self._keras_model.{kind}_variables)",)
 
 
 def _collection_of(items: tuple[str, ...]) -> tuple[str, ...]:
