@@ -79,7 +79,10 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
         ),
         local_outputs_type=_ordered_dict(
             "LOCAL_OUTPUTS_TYPE = ",
-            [(m.name, "tf.int64" if m.kind in COUNTER_METRICS else "tf.float32") for m in spec.metrics],
+            [
+                (m.name, "tf.int64.as_numpy_dtype" if m.kind in COUNTER_METRICS else "tf.float32.as_numpy_dtype")
+                for m in spec.metrics
+            ],
         ),
         optimizer_template=f"optimizers/{_optimizer_kind(spec.optimizer)}.jinja",
         optimizer_constants=_optimizer_constants(spec.optimizer),

@@ -45,12 +45,12 @@ METRIC_AGGREGATIONS = collections.OrderedDict(
 """How each metric is aggregated across clients (mean is example-weighted)."""
 
 LOCAL_OUTPUTS_TYPE = collections.OrderedDict(
-    loss=tf.float32,
-    accuracy=tf.float32,
-    worst_client_loss=tf.float32,
-    best_client_loss=tf.float32,
-    largest_client=tf.int64,
-    num_examples=tf.int64,
+    loss=tf.float32.as_numpy_dtype,
+    accuracy=tf.float32.as_numpy_dtype,
+    worst_client_loss=tf.float32.as_numpy_dtype,
+    best_client_loss=tf.float32.as_numpy_dtype,
+    largest_client=tf.int64.as_numpy_dtype,
+    num_examples=tf.int64.as_numpy_dtype,
 )
 """Types of `report_local_outputs()`, the input of `federated_output_computation`."""
 
@@ -267,6 +267,7 @@ class BagOfWords(tff.learning.models.VariableModel):
             variable.assign_sub(LEARNING_RATE * gradient)
         return output
 
+    @tf.function
     def report_local_unfinalized_metrics(self) -> collections.OrderedDict:
         """Metric accumulators of this client, to be summed across clients."""
         return collections.OrderedDict(
@@ -301,6 +302,7 @@ class BagOfWords(tff.learning.models.VariableModel):
             num_examples=_finalize_count,
         )
 
+    @tf.function
     def reset_metrics(self) -> None:
         """Zeroes every local variable."""
         for variable in self.local_variables:
