@@ -15,8 +15,8 @@ demo: $(STAMP)
 # Run the whole test suite, then fail if any TFF worker process outlived it.
 test: $(STAMP)
 	$(BIN)/python -m pytest
-	@left=$$(pgrep -f 'data/worker_binary' || true); \
-	if [ -n "$$left" ]; then echo "TFF worker_binary processes left running: $$left"; exit 1; fi
+	@$(BIN)/python -c "import sys; from codegen.workers import all_worker_pids as p; \
+	left = p(); print('TFF worker_binary processes left running:', left) if left else None; sys.exit(bool(left))"
 
 # Regenerate every committed example module from its spec.
 examples: $(STAMP)
