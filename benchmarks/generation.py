@@ -8,7 +8,6 @@ resident memory of wrapgen. Usage: .venv/bin/python benchmarks/generation.py [RU
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,6 @@ def main(runs: int) -> None:
     print(f"wrapgen SPEC -o OUT: median {statistics.median(ours) * 1000:.0f} ms over {runs} runs")
     print(f"import jinja2, libcst, yaml, typer: median {statistics.median(theirs) * 1000:.0f} ms")
     print(f"ratio {ratio:.2f}x; wrapgen peak RSS {max(peaks) / 1024:.1f} MiB")
-    del resource
 
 
 if __name__ == "__main__":
