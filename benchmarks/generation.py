@@ -39,8 +39,12 @@ def main(runs: int) -> None:
         peaks.append(peak)
         theirs.append(timed(baseline)[0])
     ratio = statistics.median(ours) / statistics.median(theirs)
-    print(f"wrapgen SPEC -o OUT: median {statistics.median(ours) * 1000:.0f} ms over {runs} runs")
-    print(f"import jinja2, libcst, yaml, typer: median {statistics.median(theirs) * 1000:.0f} ms")
+    print(
+        f"wrapgen SPEC -o OUT: median {statistics.median(ours) * 1000:.0f} ms over {runs} runs"
+    )
+    print(
+        f"import jinja2, libcst, yaml, typer: median {statistics.median(theirs) * 1000:.0f} ms"
+    )
     print(f"ratio {ratio:.2f}x; wrapgen peak RSS {max(peaks) / 1024:.1f} MiB")
 
 

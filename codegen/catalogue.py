@@ -78,13 +78,16 @@ LAYERS: dict[str, Entry] = {
         (("rate", Param("rate")), ("seed", Param("int", None))),
     ),
     "embedding": Entry(
-        "looks integer ids up in table [vocabulary, width]", (("table", Param("variable")),)
+        "looks integer ids up in table [vocabulary, width]",
+        (("table", Param("variable")),),
     ),
     "normalize": Entry(
         "(x - mean) / std with non-trainable mean and std",
         (("mean", Param("variable")), ("std", Param("variable"))),
     ),
-    "reduce_mean": Entry("mean over one non-batch axis", (("axis", Param("positive_int", 1)),)),
+    "reduce_mean": Entry(
+        "mean over one non-batch axis", (("axis", Param("positive_int", 1)),)
+    ),
 }
 
 INITIALIZERS: dict[str, Entry] = {
@@ -95,7 +98,8 @@ INITIALIZERS: dict[str, Entry] = {
         "uniform in +-sqrt(6 / (fan_in + fan_out)), seeded", (("seed", Param("int")),)
     ),
     "glorot_normal": Entry(
-        "truncated normal, stddev sqrt(2 / (fan_in + fan_out)), seeded", (("seed", Param("int")),)
+        "truncated normal, stddev sqrt(2 / (fan_in + fan_out)), seeded",
+        (("seed", Param("int")),),
     ),
     "truncated_normal": Entry(
         "normal truncated at two standard deviations, seeded",
@@ -112,7 +116,8 @@ _FROM_LOGITS = ("from_logits", Param("bool", False))
 
 LOSSES: dict[str, Entry] = {
     "sparse_categorical_crossentropy": Entry(
-        "integer class label [batch] or [batch, 1] against class scores", (_FROM_LOGITS, _L2)
+        "integer class label [batch] or [batch, 1] against class scores",
+        (_FROM_LOGITS, _L2),
     ),
     "categorical_crossentropy": Entry(
         "one-hot float label [batch, classes] against class scores", (_FROM_LOGITS, _L2)
@@ -140,7 +145,9 @@ METRICS: dict[str, Entry] = {
     "sparse_categorical_accuracy": _metric(
         "share of examples whose top class is the label", "mean", _AVERAGE
     ),
-    "binary_accuracy": _metric("share of outputs on the label's side of 0.5", "mean", _AVERAGE),
+    "binary_accuracy": _metric(
+        "share of outputs on the label's side of 0.5", "mean", _AVERAGE
+    ),
     "mean_squared_error": _metric("mean squared error per example", "mean", _AVERAGE),
     "mean_absolute_error": _metric("mean absolute error per example", "mean", _AVERAGE),
 }

@@ -28,15 +28,20 @@ EXIT_CODES_HELP = (
 class _DefaultToGenerate(TyperGroup):
     """`wrapgen SPEC ...` means `wrapgen generate SPEC ...`."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "--version"):
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if (
+            args
+            and args[0] not in self.commands
+            and args[0] not in ("--help", "--version")
+        ):
             args = ["generate", *args]
         return super().parse_args(ctx, args)
 
 
 app = typer.Typer(
     cls=_DefaultToGenerate,
-    help="Generate TensorFlow Federated model wrappers from YAML specs.\n\n" + EXIT_CODES_HELP,
+    help="Generate TensorFlow Federated model wrappers from YAML specs.\n\n"
+    + EXIT_CODES_HELP,
     add_completion=False,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
@@ -51,7 +56,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """Generate TensorFlow Federated model wrappers from YAML specs."""
 
@@ -62,17 +69,33 @@ def _fail(error: WrapgenError) -> int:
 
 
 def _internal(spec: Path, error: Exception) -> int:
-    typer.echo(f"{spec}: internal error in wrapgen: {error!r}; please report it with the spec", err=True)
+    typer.echo(
+        f"{spec}: internal error in wrapgen: {error!r}; please report it with the spec",
+        err=True,
+    )
     return 3
 
 
-@app.command("generate", help="Generate the module for each SPEC (the default command).\n\n" + EXIT_CODES_HELP)
+@app.command(
+    "generate",
+    help="Generate the module for each SPEC (the default command).\n\n"
+    + EXIT_CODES_HELP,
+)
 def generate_command(
-    specs: List[Path] = typer.Argument(..., help="Spec files (YAML).", show_default=False),
-    output: Optional[str] = typer.Option(
-        None, "-o", "--output", help="Output .py path for a single spec; '-' writes to stdout."
+    specs: List[Path] = typer.Argument(
+        ..., help="Spec files (YAML).", show_default=False
     ),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing file that wrapgen did not generate."),
+    output: Optional[str] = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="Output .py path for a single spec; '-' writes to stdout.",
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Overwrite an existing file that wrapgen did not generate.",
+    ),
 ) -> None:
     if output is not None and len(specs) != 1:
         typer.echo("-o/--output takes exactly one spec", err=True)
@@ -94,16 +117,24 @@ def generate_command(
     raise typer.Exit(code)
 
 
-@app.command("check", help="Exit 1 with a diff when a generated module differs from a fresh generation; never writes.\n\n" + EXIT_CODES_HELP)
+@app.command(
+    "check",
+    help="Exit 1 with a diff when a generated module differs from a fresh generation; never writes.\n\n"
+    + EXIT_CODES_HELP,
+)
 def check_command(
-    specs: List[Path] = typer.Argument(..., help="Spec files (YAML).", show_default=False),
+    specs: List[Path] = typer.Argument(
+        ..., help="Spec files (YAML).", show_default=False
+    ),
 ) -> None:
     code = 0
     for spec in specs:
         try:
             generated = generate(spec)
             assert generated.output is not None
-            current = generated.output.read_text("utf-8") if generated.output.exists() else ""
+            current = (
+                generated.output.read_text("utf-8") if generated.output.exists() else ""
+            )
             if current == generated.text:
                 continue
             code = max(code, 1)
@@ -123,7 +154,10 @@ def check_command(
     raise typer.Exit(code)
 
 
-@app.command("run", help="Generate SPEC into a temporary folder and train it with FedAvg on synthetic data.")
+@app.command(
+    "run",
+    help="Generate SPEC into a temporary folder and train it with FedAvg on synthetic data.",
+)
 def run_command(
     spec: Path = typer.Argument(..., help="Spec file (YAML).", show_default=False),
     rounds: int = typer.Option(5, min=1, help="FedAvg rounds."),
@@ -138,7 +172,14 @@ def run_command(
     from codegen import train  # imports TensorFlow; only this command needs it
 
     try:
-        train.run(generated, rounds=rounds, clients=clients, examples=examples, seed=seed, echo=typer.echo)
+        train.run(
+            generated,
+            rounds=rounds,
+            clients=clients,
+            examples=examples,
+            seed=seed,
+            echo=typer.echo,
+        )
     finally:
         train.shutdown()
 

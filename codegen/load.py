@@ -70,12 +70,16 @@ def load_spec(path: Path, display_path: str | None = None) -> LoadedSpec:
     start = Location(shown, 1, 1)
     try:
         if path.is_dir():
-            raise SpecError([Problem(start, "", "expected a spec file, found a directory")])
+            raise SpecError(
+                [Problem(start, "", "expected a spec file, found a directory")]
+            )
         raw = path.read_bytes()
     except FileNotFoundError:
         raise SpecError([Problem(start, "", "no such file")]) from None
     except OSError as exc:
-        raise SpecError([Problem(start, "", f"cannot read file: {exc.strerror}")]) from None
+        raise SpecError(
+            [Problem(start, "", f"cannot read file: {exc.strerror}")]
+        ) from None
     return LoadedSpec(path, shown, raw, parse_spec_bytes(raw, shown))
 
 
@@ -84,7 +88,13 @@ def parse_spec_bytes(raw: bytes, shown: str) -> Node:
     start = Location(shown, 1, 1)
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError(
-            [Problem(start, "", f"expected at most {MAX_SPEC_BYTES} bytes, found {len(raw)}")]
+            [
+                Problem(
+                    start,
+                    "",
+                    f"expected at most {MAX_SPEC_BYTES} bytes, found {len(raw)}",
+                )
+            ]
         )
     try:
         text = raw.decode("utf-8")
@@ -98,7 +108,9 @@ def parse_spec_bytes(raw: bytes, shown: str) -> Node:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(shown, mark.line + 1, mark.column + 1) if mark else start
-        raise SpecError([Problem(where, "", f"invalid YAML: {exc.problem or exc.context}")]) from None
+        raise SpecError(
+            [Problem(where, "", f"invalid YAML: {exc.problem or exc.context}")]
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(start, "", f"invalid YAML: {exc}")]) from None
     if document is None:
@@ -108,7 +120,9 @@ def parse_spec_bytes(raw: bytes, shown: str) -> Node:
     if converter.problems:
         raise SpecError(converter.problems)
     if not root.is_mapping:
-        raise SpecError([Problem(root.location, "", f"expected a mapping, found {describe(root)}")])
+        raise SpecError(
+            [Problem(root.location, "", f"expected a mapping, found {describe(root)}")]
+        )
     return root
 
 
@@ -151,7 +165,9 @@ class _Converter:
             raise SpecError([Problem(self._where(node), "", message)])
         where = self._where(node)
         if node.tag not in _SAFE_TAGS:
-            self.problems.append(Problem(where, "", f"expected plain YAML data, found tag {node.tag!r}"))
+            self.problems.append(
+                Problem(where, "", f"expected plain YAML data, found tag {node.tag!r}")
+            )
             return Node(None, where)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, where)
@@ -164,9 +180,14 @@ class _Converter:
         keys: dict[str, Location] = {}
         for key_node, value_node in node.value:
             key_where = self._where(key_node)
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag != "tag:yaml.org,2002:str"
+            ):
                 found = describe(self.convert(key_node))
-                self.problems.append(Problem(key_where, "", f"expected a text key, found {found}"))
+                self.problems.append(
+                    Problem(key_where, "", f"expected a text key, found {found}")
+                )
                 continue
             key = key_node.value
             if key in keys:

@@ -39,7 +39,9 @@ def relative_ref(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
 
 
-def generate(spec_path: Path, output: Optional[Path] = None, to_stdout: bool = False) -> Generated:
+def generate(
+    spec_path: Path, output: Optional[Path] = None, to_stdout: bool = False
+) -> Generated:
     """Generate and verify the module for the spec at `spec_path`.
 
     `output` overrides where the module goes; `to_stdout` means it is printed,
@@ -57,11 +59,15 @@ def generate(spec_path: Path, output: Optional[Path] = None, to_stdout: bool = F
     except WrapgenError:
         raise
     except Exception as exc:  # a valid spec must always render
-        raise InternalError(f"{loaded.display_path}: rendering failed: {exc!r}") from exc
+        raise InternalError(
+            f"{loaded.display_path}: rendering failed: {exc!r}"
+        ) from exc
     findings = verify_source(text, f"<generated from {loaded.display_path}>")
     if findings:
         details = "\n".join(str(finding) for finding in findings)
-        raise FindingsError(f"{loaded.display_path}: the generated module fails verification:\n{details}")
+        raise FindingsError(
+            f"{loaded.display_path}: the generated module fails verification:\n{details}"
+        )
     return Generated(spec_path, spec, None if to_stdout else target, text)
 
 

@@ -73,14 +73,24 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
         input_spec=_input_spec(spec),
         input_doc=_input_doc(spec),
         feature_specs=_feature_specs(spec),
-        metric_names=tuple(lines(Call("", tuple(string(m.name) for m in spec.metrics)), "METRIC_NAMES = ")),
+        metric_names=tuple(
+            lines(
+                Call("", tuple(string(m.name) for m in spec.metrics)), "METRIC_NAMES = "
+            )
+        ),
         metric_aggregations=_ordered_dict(
-            "METRIC_AGGREGATIONS = ", [(m.name, string(m.aggregation)) for m in spec.metrics]
+            "METRIC_AGGREGATIONS = ",
+            [(m.name, string(m.aggregation)) for m in spec.metrics],
         ),
         local_outputs_type=_ordered_dict(
             "LOCAL_OUTPUTS_TYPE = ",
             [
-                (m.name, "tf.int64.as_numpy_dtype" if m.kind in COUNTER_METRICS else "tf.float32.as_numpy_dtype")
+                (
+                    m.name,
+                    "tf.int64.as_numpy_dtype"
+                    if m.kind in COUNTER_METRICS
+                    else "tf.float32.as_numpy_dtype",
+                )
                 for m in spec.metrics
             ],
         ),
@@ -91,18 +101,33 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
         variable_docs=tuple(_variable_doc(v) for v in spec.variables),
         variable_init=tuple(line for v in spec.variables for line in _variable_init(v)),
         metric_init=tuple(line for m in spec.metrics for line in _metric_init(m)),
-        trainable=_keras_collection("trainable") if keras else _collection([v for v in spec.variables if v.trainable]),
+        trainable=_keras_collection("trainable")
+        if keras
+        else _collection([v for v in spec.variables if v.trainable]),
         non_trainable=_keras_collection("non_trainable")
         if keras
         else _collection([v for v in spec.variables if not v.trainable]),
-        local=_collection_of(tuple(_metric_variables(spec.metrics)) + _SLOTS[_optimizer_kind(spec.optimizer)]),
-        predict=_predict(spec.forward, spec) if isinstance(spec.forward, LayerStack) else (),
+        local=_collection_of(
+            tuple(_metric_variables(spec.metrics))
+            + _SLOTS[_optimizer_kind(spec.optimizer)]
+        ),
+        predict=_predict(spec.forward, spec)
+        if isinstance(spec.forward, LayerStack)
+        else (),
         loss=_loss(spec.loss),
-        metric_updates=tuple(line for m in spec.metrics for line in _metric_update(m, spec)),
-        unfinalized=_ordered_dict("return ", [(m.name, _unfinalized(m)) for m in spec.metrics], 2),
-        finalizers=_ordered_dict("return ", [(m.name, _finalizer(m)) for m in spec.metrics], 2),
+        metric_updates=tuple(
+            line for m in spec.metrics for line in _metric_update(m, spec)
+        ),
+        unfinalized=_ordered_dict(
+            "return ", [(m.name, _unfinalized(m)) for m in spec.metrics], 2
+        ),
+        finalizers=_ordered_dict(
+            "return ", [(m.name, _finalizer(m)) for m in spec.metrics], 2
+        ),
         classic_aggregation=_ordered_dict(
-            "return ", [(m.name, _classic_aggregation(m, spec)) for m in spec.metrics], 3
+            "return ",
+            [(m.name, _classic_aggregation(m, spec)) for m in spec.metrics],
+            3,
         ),
         modern_aggregation=_modern_sources(spec.metrics)
         + tuple(
@@ -112,7 +137,10 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
                     (
                         Call(
                             "collections.OrderedDict",
-                            tuple(Keyword(m.name, _modern_aggregation(m)) for m in spec.metrics),
+                            tuple(
+                                Keyword(m.name, _modern_aggregation(m))
+                                for m in spec.metrics
+                            ),
                         ),
                     ),
                 ),
@@ -123,8 +151,12 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
     )
 
 
-def _ordered_dict(prefix: str, items: list[tuple[str, Any]], indent: int = 0) -> tuple[str, ...]:
-    call = Call("collections.OrderedDict", tuple(Keyword(name, value) for name, value in items))
+def _ordered_dict(
+    prefix: str, items: list[tuple[str, Any]], indent: int = 0
+) -> tuple[str, ...]:
+    call = Call(
+        "collections.OrderedDict", tuple(Keyword(name, value) for name, value in items)
+    )
     return tuple(lines(call, prefix, indent=indent))
 
 
@@ -138,7 +170,11 @@ def _tensor_spec(item: Input) -> Call:
     shape = "[" + ", ".join("None" if d is None else str(d) for d in item.shape) + "]"
     return Call(
         "tf.TensorSpec",
-        (Keyword("shape", shape), Keyword("dtype", f"tf.{item.dtype}"), Keyword("name", string(item.name))),
+        (
+            Keyword("shape", shape),
+            Keyword("dtype", f"tf.{item.dtype}"),
+            Keyword("name", string(item.name)),
+        ),
     )
 
 
@@ -146,7 +182,10 @@ def _features(spec: Spec) -> Call | Call:
     features = spec.features
     if len(features) == 1:
         return _tensor_spec(features[0])
-    return Call("collections.OrderedDict", tuple(Keyword(f.name, _tensor_spec(f)) for f in features))
+    return Call(
+        "collections.OrderedDict",
+        tuple(Keyword(f.name, _tensor_spec(f)) for f in features),
+    )
 
 
 def _input_spec(spec: Spec) -> tuple[str, ...]:
@@ -165,7 +204,10 @@ def _input_doc(spec: Spec) -> str:
 
 
 def _feature_specs(spec: Spec) -> tuple[str, ...]:
-    call = Call("collections.OrderedDict", tuple(Keyword(f.name, _tensor_spec(f)) for f in spec.features))
+    call = Call(
+        "collections.OrderedDict",
+        tuple(Keyword(f.name, _tensor_spec(f)) for f in spec.features),
+    )
     return tuple(lines(call, "FEATURE_SPECS = "))
 
 
@@ -186,17 +228,28 @@ def _optimizer_kind(optimizer: Choice) -> str:
 def _optimizer_constants(optimizer: Choice) -> tuple[str, ...]:
     names = {"sgd": ("learning_rate",), "momentum": ("learning_rate", "momentum")}
     names["adam"] = ("learning_rate", "beta_1", "beta_2", "epsilon")
-    return tuple(f"{name.upper()} = {optimizer.params[name]!r}" for name in names[_optimizer_kind(optimizer)])
+    return tuple(
+        f"{name.upper()} = {optimizer.params[name]!r}"
+        for name in names[_optimizer_kind(optimizer)]
+    )
 
 
 def _client_optimizer(optimizer: Choice) -> tuple[str, ...]:
     kind = _optimizer_kind(optimizer)
     if kind == "adam":
-        args = tuple(Keyword(n, n.upper()) for n in ("learning_rate", "beta_1", "beta_2", "epsilon"))
+        args = tuple(
+            Keyword(n, n.upper())
+            for n in ("learning_rate", "beta_1", "beta_2", "epsilon")
+        )
         call = Call("tff.learning.optimizers.build_adam", args)
     else:
-        names = ("learning_rate", "momentum") if kind == "momentum" else ("learning_rate",)
-        call = Call("tff.learning.optimizers.build_sgdm", tuple(Keyword(n, n.upper()) for n in names))
+        names = (
+            ("learning_rate", "momentum") if kind == "momentum" else ("learning_rate",)
+        )
+        call = Call(
+            "tff.learning.optimizers.build_sgdm",
+            tuple(Keyword(n, n.upper()) for n in names),
+        )
     return tuple(lines(call, "return ", indent=1))
 
 
@@ -219,7 +272,11 @@ def _fans(shape: tuple) -> tuple[int, int]:
 
 
 def _initial_value(variable: Variable) -> Call:
-    init, shape, dtype = variable.initializer, _shape_list(variable.shape), f"tf.{variable.dtype}"
+    init, shape, dtype = (
+        variable.initializer,
+        _shape_list(variable.shape),
+        f"tf.{variable.dtype}",
+    )
     params = init.params
     if init.kind in ("zeros", "ones"):
         return Call(f"tf.{init.kind}", (shape, Keyword("dtype", dtype)))
@@ -227,22 +284,40 @@ def _initial_value(variable: Variable) -> Call:
         value = params["value"]
         if variable.dtype.startswith("int") or variable.dtype == "bool":
             value = int(value) if variable.dtype != "bool" else bool(value)  # type: ignore[arg-type]
-        return Call("tf.constant", (repr(value), Keyword("shape", shape), Keyword("dtype", dtype)))
+        return Call(
+            "tf.constant",
+            (repr(value), Keyword("shape", shape), Keyword("dtype", dtype)),
+        )
     fan_in, fan_out = _fans(variable.shape)
     seed = Keyword("seed", f"[{params['seed']}, 0]")
     if init.kind == "glorot_uniform":
         limit = repr(math.sqrt(6.0 / (fan_in + fan_out)))
         return Call(
             "tf.random.stateless_uniform",
-            (shape, seed, Keyword("minval", f"-{limit}"), Keyword("maxval", limit), Keyword("dtype", dtype)),
+            (
+                shape,
+                seed,
+                Keyword("minval", f"-{limit}"),
+                Keyword("maxval", limit),
+                Keyword("dtype", dtype),
+            ),
         )
     if init.kind == "glorot_normal":
-        mean, stddev = 0.0, math.sqrt(2.0 / (fan_in + fan_out)) / _GLOROT_NORMAL_STDDEV_CORRECTION
+        mean, stddev = (
+            0.0,
+            math.sqrt(2.0 / (fan_in + fan_out)) / _GLOROT_NORMAL_STDDEV_CORRECTION,
+        )
     else:
         mean, stddev = float(params["mean"]), float(params["stddev"])  # type: ignore[arg-type]
     return Call(
         "tf.random.stateless_truncated_normal",
-        (shape, seed, Keyword("mean", repr(mean)), Keyword("stddev", repr(stddev)), Keyword("dtype", dtype)),
+        (
+            shape,
+            seed,
+            Keyword("mean", repr(mean)),
+            Keyword("stddev", repr(stddev)),
+            Keyword("dtype", dtype),
+        ),
     )
 
 
@@ -270,7 +345,12 @@ def _metric_variables(metrics: tuple[Metric, ...]) -> list[str]:
         if metric.kind in COUNTER_METRICS:
             names.append(f"self._metric_{metric.name}")
         else:
-            names.extend((f"self._metric_{metric.name}_total", f"self._metric_{metric.name}_count"))
+            names.extend(
+                (
+                    f"self._metric_{metric.name}_total",
+                    f"self._metric_{metric.name}_count",
+                )
+            )
     return names
 
 
@@ -319,16 +399,26 @@ def _layer_lines(layer: Choice) -> list[str]:
         return _x("tf.matmul", "x", f"self.{p['kernel']}") + bias
     if layer.kind == "conv2d":
         padding = Keyword("padding", string(str(p["padding"])))
-        conv = _x("tf.nn.conv2d", "x", f"self.{p['filters']}", Keyword("strides", str(p["strides"])), padding)
+        conv = _x(
+            "tf.nn.conv2d",
+            "x",
+            f"self.{p['filters']}",
+            Keyword("strides", str(p["strides"])),
+            padding,
+        )
         return conv + bias
     if layer.kind == "max_pool2d":
         strides = Keyword("strides", str(p["strides"] or p["size"]))
         padding = Keyword("padding", string(str(p["padding"])))
-        return _x("tf.nn.max_pool2d", "x", Keyword("ksize", str(p["size"])), strides, padding)
+        return _x(
+            "tf.nn.max_pool2d", "x", Keyword("ksize", str(p["size"])), strides, padding
+        )
     if layer.kind == "flatten":
         return _x("tf.reshape", "x", "[tf.shape(x)[0], -1]")
     if layer.kind == "reshape":
-        return _x("tf.reshape", "x", "[-1, " + ", ".join(str(d) for d in p["shape"]) + "]")  # type: ignore[union-attr]
+        return _x(
+            "tf.reshape", "x", "[-1, " + ", ".join(str(d) for d in p["shape"]) + "]"
+        )  # type: ignore[union-attr]
     if layer.kind in ("relu", "softmax"):
         return _x(f"tf.nn.{layer.kind}", "x")
     if layer.kind in ("sigmoid", "tanh"):
@@ -337,11 +427,16 @@ def _layer_lines(layer: Choice) -> list[str]:
         args: tuple[str | Keyword, ...] = ("x", Keyword("rate", repr(p["rate"])))
         if p["seed"] is not None:
             args += (Keyword("seed", str(p["seed"])),)
-        return [_PAD + "if training:", *lines(Call("tf.nn.dropout", args), "x = ", indent=3)]
+        return [
+            _PAD + "if training:",
+            *lines(Call("tf.nn.dropout", args), "x = ", indent=3),
+        ]
     if layer.kind == "embedding":
         return _x("tf.nn.embedding_lookup", f"self.{p['table']}", "x")
     if layer.kind == "normalize":
-        return _x("tf.math.subtract", "x", f"self.{p['mean']}") + _x("tf.math.divide", "x", f"self.{p['std']}")
+        return _x("tf.math.subtract", "x", f"self.{p['mean']}") + _x(
+            "tf.math.divide", "x", f"self.{p['std']}"
+        )
     return _x("tf.reduce_mean", "x", Keyword("axis", str(p["axis"])))
 
 
@@ -361,16 +456,24 @@ def _predict(stack: LayerStack, spec: Spec) -> tuple[str, ...]:
 def _loss(loss: Choice) -> tuple[str, ...]:
     if loss.kind == "mean_squared_error":
         error = Call("tf.math.subtract", ("predictions", _label_as_predictions()))
-        out = lines(Call("tf.reduce_mean", (Call("tf.square", (error,)),)), "loss = ", indent=2)
+        out = lines(
+            Call("tf.reduce_mean", (Call("tf.square", (error,)),)), "loss = ", indent=2
+        )
     else:
         call = Call(
             f"tf.keras.losses.{loss.kind}",
-            ("label", "predictions", Keyword("from_logits", str(loss.params["from_logits"]))),
+            (
+                "label",
+                "predictions",
+                Keyword("from_logits", str(loss.params["from_logits"])),
+            ),
         )
         out = lines(Call("tf.reduce_mean", (call,)), "loss = ", indent=2)
     l2 = float(loss.params["l2"])  # type: ignore[arg-type]
     if l2:
-        out.append(f"{_PAD}squares = [tf.reduce_sum(tf.square(v)) for v in self.trainable_variables]")
+        out.append(
+            f"{_PAD}squares = [tf.reduce_sum(tf.square(v)) for v in self.trainable_variables]"
+        )
         out.append(f"{_PAD}loss += {l2!r} * tf.add_n(squares)")
     return tuple(out)
 
@@ -382,7 +485,14 @@ def _label_as_predictions() -> Call:
 def _hits(metric: Metric, spec: Spec) -> Call:
     """Per-example values whose sum is the metric's total."""
     if metric.kind == "sparse_categorical_accuracy":
-        top = Call("tf.argmax", ("predictions", Keyword("axis", "-1"), Keyword("output_type", "label.dtype")))
+        top = Call(
+            "tf.argmax",
+            (
+                "predictions",
+                Keyword("axis", "-1"),
+                Keyword("output_type", "label.dtype"),
+            ),
+        )
         equal = Call("tf.equal", (top, Call("tf.reshape", ("label", "[-1]"))))
         return Call("tf.cast", (equal, "tf.float32"))
     if metric.kind == "binary_accuracy":
@@ -396,29 +506,48 @@ def _hits(metric: Metric, spec: Spec) -> Call:
 
 
 def _per_example_mean(values: Call) -> Call:
-    return Call("tf.reduce_mean", (Call("tf.reshape", (values, "[tf.shape(label)[0], -1]")), Keyword("axis", "1")))
+    return Call(
+        "tf.reduce_mean",
+        (
+            Call("tf.reshape", (values, "[tf.shape(label)[0], -1]")),
+            Keyword("axis", "1"),
+        ),
+    )
 
 
 def _metric_update(metric: Metric, spec: Spec) -> tuple[str, ...]:
     name = metric.name
     if metric.kind == "num_examples":
-        return (f"{_PAD}self._metric_{name}.assign_add(tf.cast(num_examples, tf.int64))",)
+        return (
+            f"{_PAD}self._metric_{name}.assign_add(tf.cast(num_examples, tf.int64))",
+        )
     if metric.kind == "num_batches":
         return (f"{_PAD}self._metric_{name}.assign_add(1)",)
     if metric.kind == "loss":
-        total: Call = Call("tf.cast", ("loss * tf.cast(num_examples, loss.dtype)", "tf.float32"))
+        total: Call = Call(
+            "tf.cast", ("loss * tf.cast(num_examples, loss.dtype)", "tf.float32")
+        )
     else:
         total = Call("tf.reduce_sum", (_hits(metric, spec),))
     return (
         *lines(Call(f"self._metric_{name}_total.assign_add", (total,)), indent=2),
-        *lines(Call(f"self._metric_{name}_count.assign_add", ("tf.cast(num_examples, tf.float32)",)), indent=2),
+        *lines(
+            Call(
+                f"self._metric_{name}_count.assign_add",
+                ("tf.cast(num_examples, tf.float32)",),
+            ),
+            indent=2,
+        ),
     )
 
 
 def _unfinalized(metric: Metric) -> str | Call:
     if metric.kind in COUNTER_METRICS:
         return f"self._metric_{metric.name}.read_value()"
-    parts = (f"self._metric_{metric.name}_total.read_value()", f"self._metric_{metric.name}_count.read_value()")
+    parts = (
+        f"self._metric_{metric.name}_total.read_value()",
+        f"self._metric_{metric.name}_count.read_value()",
+    )
     return Call("", parts, "[", "]")
 
 
@@ -429,8 +558,14 @@ def _finalizer(metric: Metric) -> str:
 def _classic_aggregation(metric: Metric, spec: Spec) -> Call:
     value = f"local_outputs.{metric.name}"
     if metric.aggregation == "mean":
-        weight = next(m.name for m in spec.metrics if m.kind == "num_examples" and m.aggregation == "sum")
-        return Call("tff.federated_mean", (value, Keyword("weight", f"local_outputs.{weight}")))
+        weight = next(
+            m.name
+            for m in spec.metrics
+            if m.kind == "num_examples" and m.aggregation == "sum"
+        )
+        return Call(
+            "tff.federated_mean", (value, Keyword("weight", f"local_outputs.{weight}"))
+        )
     return Call(f"tff.federated_{metric.aggregation}", (value,))
 
 
@@ -438,7 +573,9 @@ def _modern_sources(metrics: tuple[Metric, ...]) -> tuple[str, ...]:
     """The summed and the locally finalized metrics, each only when a metric uses it."""
     out = []
     if any(m.aggregation in ("sum", "mean") for m in metrics):
-        out.append(f"{_PAD}summed = tff.federated_map(finalize, tff.federated_sum(client_metrics))")
+        out.append(
+            f"{_PAD}summed = tff.federated_map(finalize, tff.federated_sum(client_metrics))"
+        )
     if any(m.aggregation in ("max", "min") for m in metrics):
         out.append(f"{_PAD}local = tff.federated_map(finalize, client_metrics)")
     return tuple(out)

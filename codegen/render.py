@@ -18,7 +18,9 @@ TEMPLATE_DIRS = (_PACKAGE / "templates", _PACKAGE.parent / "templates")
 def environment() -> jinja2.Environment:
     """The Jinja environment: strict undefined, no autoescape (output is Python)."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(path) for path in TEMPLATE_DIRS if path.is_dir()]),
+        loader=jinja2.FileSystemLoader(
+            [str(path) for path in TEMPLATE_DIRS if path.is_dir()]
+        ),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -24,7 +24,10 @@ def fmt(shape: Shape) -> str:
 
 
 def check_stack(
-    start: Flow, layers: tuple[Choice, ...], variables: Mapping[str, Variable], field: str
+    start: Flow,
+    layers: tuple[Choice, ...],
+    variables: Mapping[str, Variable],
+    field: str,
 ) -> tuple[Optional[Flow], list[Problem]]:
     """Walk the stack; return the output flow (None after an error) and the problems."""
     flow = start
@@ -47,7 +50,9 @@ def _var(layer: Choice, param: str, variables: Mapping[str, Variable]) -> Variab
 
 def _need_rank(flow: Flow, rank: int, what: str) -> None:
     if len(flow.shape) != rank:
-        raise _ShapeError(f"expected {what} input of rank {rank}, found shape {fmt(flow.shape)}")
+        raise _ShapeError(
+            f"expected {what} input of rank {rank}, found shape {fmt(flow.shape)}"
+        )
 
 
 def _need_float(flow: Flow) -> None:
@@ -82,7 +87,9 @@ def _spatial(size: int, window: int, stride: int, padding: str) -> int:
     if padding == "SAME":
         return math.ceil(size / stride)
     if size < window:
-        raise _ShapeError(f"expected spatial size at least {window} for VALID padding, found {size}")
+        raise _ShapeError(
+            f"expected spatial size at least {window} for VALID padding, found {size}"
+        )
     return math.ceil((size - window + 1) / stride)
 
 
@@ -150,7 +157,11 @@ def _normalize(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> 
         variable = _var(layer, param, variables)
         if variable.trainable:
             raise _ShapeError(f"expected {param} {variable.name!r} to be non-trainable")
-        tail = flow.shape[len(flow.shape) - len(variable.shape) :] if variable.shape else ()
+        tail = (
+            flow.shape[len(flow.shape) - len(variable.shape) :]
+            if variable.shape
+            else ()
+        )
         if variable.shape != tail:
             raise _ShapeError(
                 f"expected {param} {variable.name!r} to match the trailing dimensions of "
@@ -162,7 +173,9 @@ def _normalize(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> 
 def _reduce_mean(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
     axis = int(layer.params["axis"])  # type: ignore[arg-type]
     if axis >= len(flow.shape):
-        raise _ShapeError(f"expected an axis below {len(flow.shape)} for input {fmt(flow.shape)}")
+        raise _ShapeError(
+            f"expected an axis below {len(flow.shape)} for input {fmt(flow.shape)}"
+        )
     _need_float(flow)
     return Flow(flow.shape[:axis] + flow.shape[axis + 1 :], flow.dtype)
 

@@ -22,13 +22,19 @@ def vocabulary_size(spec: Spec, feature: Input) -> int:
     if isinstance(spec.forward, LayerStack) and spec.forward.input == feature.name:
         for layer in spec.forward.layers:
             if layer.kind == "embedding":
-                table = next(v for v in spec.variables if v.name == layer.params["table"])
+                table = next(
+                    v for v in spec.variables if v.name == layer.params["table"]
+                )
                 return int(table.shape[0])
     return 10
 
 
 def make_client_data(
-    spec: Spec, num_clients: int, examples: int, seed: int, output_width: Optional[int] = None
+    spec: Spec,
+    num_clients: int,
+    examples: int,
+    seed: int,
+    output_width: Optional[int] = None,
 ) -> list[collections.OrderedDict]:
     """One `{"x": features, "y": label}` dict of arrays per client, from one shared teacher.
 
@@ -43,7 +49,9 @@ def make_client_data(
     teacher = np.random.default_rng(seed)
     weights = {
         f.name: teacher.standard_normal(
-            (vocabulary_size(spec, f), width) if f.dtype in INT_DTYPES else (_size(f), width)
+            (vocabulary_size(spec, f), width)
+            if f.dtype in INT_DTYPES
+            else (_size(f), width)
         )
         for f in spec.features
     }
@@ -61,9 +69,15 @@ def make_client_data(
             else:
                 values = rng.standard_normal(shape)
                 features[feature.name] = values.astype(feature.dtype)
-                score += values.reshape(examples, -1) @ weights[feature.name] / math.sqrt(_size(feature))
+                score += (
+                    values.reshape(examples, -1)
+                    @ weights[feature.name]
+                    / math.sqrt(_size(feature))
+                )
         x = next(iter(features.values())) if len(features) == 1 else features
-        clients.append(collections.OrderedDict(x=x, y=_label(spec, score, label, label_tail)))
+        clients.append(
+            collections.OrderedDict(x=x, y=_label(spec, score, label, label_tail))
+        )
     return clients
 
 
@@ -71,7 +85,9 @@ def _size(feature: Input) -> int:
     return math.prod(int(d) for d in feature.shape[1:])
 
 
-def _label(spec: Spec, score: np.ndarray, label: Input, tail: tuple[int, ...]) -> np.ndarray:
+def _label(
+    spec: Spec, score: np.ndarray, label: Input, tail: tuple[int, ...]
+) -> np.ndarray:
     kind = spec.loss.kind
     examples = score.shape[0]
     if kind == "sparse_categorical_crossentropy":

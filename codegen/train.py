@@ -62,7 +62,10 @@ def output_width(module: ModuleType) -> int:
 
 def to_datasets(clients: list, batch_size: int = 32) -> list[tf.data.Dataset]:
     """One batched `tf.data.Dataset` per client."""
-    return [tf.data.Dataset.from_tensor_slices(client).batch(batch_size) for client in clients]
+    return [
+        tf.data.Dataset.from_tensor_slices(client).batch(batch_size)
+        for client in clients
+    ]
 
 
 def build_fed_avg(module: ModuleType) -> tff.templates.IterativeProcess:
@@ -86,12 +89,16 @@ def run(
     """Train the generated model for `rounds` FedAvg rounds on synthetic data, then evaluate."""
     with tempfile.TemporaryDirectory(prefix="wrapgen-run-") as folder:
         module = import_generated(generated, Path(folder))
-        data = make_client_data(generated.spec, clients + 1, examples, seed, output_width(module))
+        data = make_client_data(
+            generated.spec, clients + 1, examples, seed, output_width(module)
+        )
         train_data, eval_data = to_datasets(data[:clients]), to_datasets(data[clients:])
         started = time.perf_counter()
         process = build_fed_avg(module)
         state = process.initialize()
-        echo(f"{generated.spec.name}: FedAvg over {clients} synthetic clients x {examples} examples")
+        echo(
+            f"{generated.spec.name}: FedAvg over {clients} synthetic clients x {examples} examples"
+        )
         history = []
         for round_number in range(1, rounds + 1):
             result = process.next(state, train_data)
@@ -103,7 +110,9 @@ def run(
         eval_state = evaluation.set_model_weights(
             evaluation.initialize(), process.get_model_weights(state)
         )
-        eval_metrics = evaluation.next(eval_state, eval_data).metrics["client_work"]["eval"]
+        eval_metrics = evaluation.next(eval_state, eval_data).metrics["client_work"][
+            "eval"
+        ]
         final = dict(eval_metrics["current_round_metrics"])
         echo("eval on a held-out client: " + _format(final))
         echo(f"done in {time.perf_counter() - started:.1f} s")

@@ -23,7 +23,16 @@ from codegen.spec import (
 )
 
 FORMAT_VERSION = 1
-TOP_LEVEL = ("wrapgen", "model", "output", "inputs", "label", "variables", "forward", "loss")
+TOP_LEVEL = (
+    "wrapgen",
+    "model",
+    "output",
+    "inputs",
+    "label",
+    "variables",
+    "forward",
+    "loss",
+)
 TOP_LEVEL += ("metrics", "training")
 
 
@@ -58,7 +67,11 @@ class _Checker:
     # -- generic shapes of values -------------------------------------------------
 
     def mapping(
-        self, node: Node, field: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+        self,
+        node: Node,
+        field: str,
+        allowed: tuple[str, ...],
+        required: tuple[str, ...] = (),
     ) -> Optional[dict[str, Node]]:
         if not node.is_mapping:
             self.fail(node, field, f"expected a mapping, found {describe(node)}")
@@ -71,7 +84,9 @@ class _Checker:
                 self.problems.append(Problem(where, _join(field, key), message))
         for key in required:
             if key not in values:
-                self.fail(node, _join(field, key), "expected this key, found it missing")
+                self.fail(
+                    node, _join(field, key), "expected this key, found it missing"
+                )
         return values
 
     def text(self, node: Node, field: str) -> Optional[str]:
@@ -80,7 +95,9 @@ class _Checker:
         self.fail(node, field, f"expected a string, found {describe(node)}")
         return None
 
-    def name(self, node: Node, field: str, pattern=SNAKE_NAME, what="a snake_case name") -> Optional[str]:
+    def name(
+        self, node: Node, field: str, pattern=SNAKE_NAME, what="a snake_case name"
+    ) -> Optional[str]:
         value = self.text(node, field)
         if value is None:
             return None
@@ -101,7 +118,9 @@ class _Checker:
         if kind in ("int", "positive_int"):
             if isinstance(value, int) and not isinstance(value, bool):
                 if kind == "positive_int" and value < 1:
-                    self.fail(node, field, f"expected a positive integer, found {value}")
+                    self.fail(
+                        node, field, f"expected a positive integer, found {value}"
+                    )
                     return None
                 return value
             self.fail(node, field, f"expected an integer, found {describe(node)}")
@@ -118,9 +137,13 @@ class _Checker:
         self.fail(node, field, f"expected a number, found {describe(node)}")
         return None
 
-    def shape(self, node: Node, field: str, batch: bool) -> Optional[tuple[Optional[int], ...]]:
+    def shape(
+        self, node: Node, field: str, batch: bool
+    ) -> Optional[tuple[Optional[int], ...]]:
         if not node.is_sequence:
-            self.fail(node, field, f"expected a list of dimensions, found {describe(node)}")
+            self.fail(
+                node, field, f"expected a list of dimensions, found {describe(node)}"
+            )
             return None
         dims: list[Optional[int]] = []
         ok = True
@@ -128,7 +151,11 @@ class _Checker:
             where = f"{field}[{index}]"
             if batch and index == 0:
                 if item.value is not None:
-                    self.fail(item, where, f"expected null (the batch dimension), found {describe(item)}")
+                    self.fail(
+                        item,
+                        where,
+                        f"expected null (the batch dimension), found {describe(item)}",
+                    )
                     ok = False
                 dims.append(None)
                 continue
@@ -136,10 +163,14 @@ class _Checker:
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                 dims.append(value)
             else:
-                self.fail(item, where, f"expected a positive integer, found {describe(item)}")
+                self.fail(
+                    item, where, f"expected a positive integer, found {describe(item)}"
+                )
                 ok = False
         if batch and not dims:
-            self.fail(node, field, "expected at least the batch dimension null, found []")
+            self.fail(
+                node, field, "expected at least the batch dimension null, found []"
+            )
             ok = False
         return tuple(dims) if ok else None
 
@@ -152,11 +183,19 @@ class _Checker:
         elif node.is_mapping and len(node.value) == 1:  # type: ignore[arg-type]
             kind, params_node = next(iter(node.value.items()))  # type: ignore[union-attr]
         else:
-            self.fail(node, field, f"expected a {what} name or a one-key mapping, found {describe(node)}")
+            self.fail(
+                node,
+                field,
+                f"expected a {what} name or a one-key mapping, found {describe(node)}",
+            )
             return None
         if kind not in table:
             hint = suggest(kind, table)
-            self.fail(node, field, f"expected a {what} ({_listing(table)}), found {kind!r}{hint}")
+            self.fail(
+                node,
+                field,
+                f"expected a {what} ({_listing(table)}), found {kind!r}{hint}",
+            )
             return None
         entry = table[kind]
         field = _join(field, kind)
@@ -170,7 +209,11 @@ class _Checker:
             if name in given:
                 params[name] = self.param(given[name], _join(field, name), param)
             elif param.default is REQUIRED:
-                self.fail(params_node or node, _join(field, name), "expected this key, found it missing")
+                self.fail(
+                    params_node or node,
+                    _join(field, name),
+                    "expected this key, found it missing",
+                )
             else:
                 params[name] = param.default
         if len(self.problems) > before:
@@ -184,7 +227,11 @@ class _Checker:
             value = self.text(node, field)
             if value is not None and value not in param.choices:
                 hint = suggest(value, param.choices)
-                self.fail(node, field, f"expected one of {', '.join(param.choices)}, found {value!r}{hint}")
+                self.fail(
+                    node,
+                    field,
+                    f"expected one of {', '.join(param.choices)}, found {value!r}{hint}",
+                )
                 return None
             return value
         if param.kind == "shape":
@@ -195,7 +242,12 @@ class _Checker:
     # -- the spec's sections ---------------------------------------------------------
 
     def spec(self, root: Node) -> Optional[Spec]:
-        top = self.mapping(root, "", TOP_LEVEL, ("wrapgen", "model", "inputs", "label", "forward", "loss", "metrics"))
+        top = self.mapping(
+            root,
+            "",
+            TOP_LEVEL,
+            ("wrapgen", "model", "inputs", "label", "forward", "loss", "metrics"),
+        )
         if top is None:
             return None
         version = self.version(top.get("wrapgen"))
@@ -229,27 +281,41 @@ class _Checker:
         if node is None:
             return None
         if node.value != FORMAT_VERSION or isinstance(node.value, bool):
-            self.fail(node, "wrapgen", f"expected format version {FORMAT_VERSION}, found {describe(node)}")
+            self.fail(
+                node,
+                "wrapgen",
+                f"expected format version {FORMAT_VERSION}, found {describe(node)}",
+            )
             return None
         return FORMAT_VERSION
 
     def model(self, node: Optional[Node]) -> tuple[Optional[str], Optional[str]]:
         if node is None:
             return None, None
-        values = self.mapping(node, "model", ("name", "description"), ("name", "description"))
+        values = self.mapping(
+            node, "model", ("name", "description"), ("name", "description")
+        )
         if values is None:
             return None, None
         name = None
         if "name" in values:
-            name = self.name(values["name"], "model.name", CLASS_NAME, "a CamelCase class name")
+            name = self.name(
+                values["name"], "model.name", CLASS_NAME, "a CamelCase class name"
+            )
         description = None
         if "description" in values:
             description = self.text(values["description"], "model.description")
             if description is not None and (
-                not description.strip() or not description.isprintable() or len(description) > 200
+                not description.strip()
+                or not description.isprintable()
+                or len(description) > 200
             ):
                 found = describe(values["description"])
-                self.fail(values["description"], "model.description", f"expected one printable line of at most 200 characters, found {found}")
+                self.fail(
+                    values["description"],
+                    "model.description",
+                    f"expected one printable line of at most 200 characters, found {found}",
+                )
                 description = None
         return name, description
 
@@ -257,7 +323,11 @@ class _Checker:
         if node is None:
             return {}
         if not node.is_mapping:
-            self.fail(node, "inputs", f"expected a mapping of input names, found {describe(node)}")
+            self.fail(
+                node,
+                "inputs",
+                f"expected a mapping of input names, found {describe(node)}",
+            )
             return {}
         result: dict[str, Input] = {}
         for key, value in node.value.items():  # type: ignore[union-attr]
@@ -265,20 +335,33 @@ class _Checker:
             key_node = Node(key, node.key_locations[key])
             name = self.name(key_node, field)
             values = self.mapping(value, field, ("dtype", "shape"), ("dtype", "shape"))
-            if name is None or values is None or "dtype" not in values or "shape" not in values:
+            if (
+                name is None
+                or values is None
+                or "dtype" not in values
+                or "shape" not in values
+            ):
                 continue
             dtype = self.dtype(values["dtype"], f"{field}.dtype")
             shape = self.shape(values["shape"], f"{field}.shape", batch=True)
             if dtype is not None and shape is not None:
                 result[name] = Input(name, dtype, shape, key_node.location)
         if len(node.value) < 2:  # type: ignore[arg-type]
-            self.fail(node, "inputs", f"expected a label and at least one feature, found {len(node.value)} input(s)")  # type: ignore[arg-type]
+            self.fail(
+                node,
+                "inputs",
+                f"expected a label and at least one feature, found {len(node.value)} input(s)",
+            )  # type: ignore[arg-type]
         return result
 
     def dtype(self, node: Node, field: str) -> Optional[str]:
         value = self.text(node, field)
         if value is not None and value not in catalogue.DTYPES:
-            self.fail(node, field, f"expected one of {', '.join(catalogue.DTYPES)}, found {value!r}{suggest(value, catalogue.DTYPES)}")
+            self.fail(
+                node,
+                field,
+                f"expected one of {', '.join(catalogue.DTYPES)}, found {value!r}{suggest(value, catalogue.DTYPES)}",
+            )
             return None
         return value
 
@@ -287,7 +370,11 @@ class _Checker:
             return None
         value = self.text(node, "label")
         if value is not None and inputs and value not in inputs:
-            self.fail(node, "label", f"expected one of the inputs ({_listing(tuple(inputs))}), found {value!r}{suggest(value, tuple(inputs))}")
+            self.fail(
+                node,
+                "label",
+                f"expected one of the inputs ({_listing(tuple(inputs))}), found {value!r}{suggest(value, tuple(inputs))}",
+            )
             return None
         return value
 
@@ -295,7 +382,11 @@ class _Checker:
         if node is None:
             return {}
         if not node.is_mapping:
-            self.fail(node, "variables", f"expected a mapping of variable names, found {describe(node)}")
+            self.fail(
+                node,
+                "variables",
+                f"expected a mapping of variable names, found {describe(node)}",
+            )
             return {}
         result: dict[str, Variable] = {}
         allowed = ("shape", "dtype", "initializer", "trainable")
@@ -304,66 +395,140 @@ class _Checker:
             key_node = Node(key, node.key_locations[key])
             name = self.name(key_node, field)
             values = self.mapping(value, field, allowed, ("shape", "initializer"))
-            if name is None or values is None or "shape" not in values or "initializer" not in values:
+            if (
+                name is None
+                or values is None
+                or "shape" not in values
+                or "initializer" not in values
+            ):
                 continue
             shape = self.shape(values["shape"], f"{field}.shape", batch=False)
-            dtype = self.dtype(values["dtype"], f"{field}.dtype") if "dtype" in values else "float32"
-            picked = self.choice(values["initializer"], f"{field}.initializer", catalogue.INITIALIZERS, "initializer")
+            dtype = (
+                self.dtype(values["dtype"], f"{field}.dtype")
+                if "dtype" in values
+                else "float32"
+            )
+            picked = self.choice(
+                values["initializer"],
+                f"{field}.initializer",
+                catalogue.INITIALIZERS,
+                "initializer",
+            )
             trainable: object = True
             if "trainable" in values:
-                trainable = self.number(values["trainable"], f"{field}.trainable", Param("bool"))
+                trainable = self.number(
+                    values["trainable"], f"{field}.trainable", Param("bool")
+                )
             if shape is None or dtype is None or picked is None or trainable is None:
                 continue
-            if dtype not in catalogue.FLOAT_DTYPES and (trainable or picked[0].kind not in ("zeros", "ones", "constant")):
-                self.fail(values["dtype"], f"{field}.dtype", f"expected a float dtype for a trainable or randomly initialised variable, found {dtype}")
+            if dtype not in catalogue.FLOAT_DTYPES and (
+                trainable or picked[0].kind not in ("zeros", "ones", "constant")
+            ):
+                self.fail(
+                    values["dtype"],
+                    f"{field}.dtype",
+                    f"expected a float dtype for a trainable or randomly initialised variable, found {dtype}",
+                )
                 continue
-            result[name] = Variable(name, dtype, shape, picked[0], bool(trainable), key_node.location)
+            result[name] = Variable(
+                name, dtype, shape, picked[0], bool(trainable), key_node.location
+            )
         return result
 
-    def forward(self, node: Optional[Node], inputs: dict[str, Input], label: Optional[str], variables: dict[str, Variable]) -> Optional[Forward]:
+    def forward(
+        self,
+        node: Optional[Node],
+        inputs: dict[str, Input],
+        label: Optional[str],
+        variables: dict[str, Variable],
+    ) -> Optional[Forward]:
         if node is None:
             return None
         values = self.mapping(node, "forward", ("layers", "input", "keras"))
         if values is None:
             return None
         if ("layers" in values) == ("keras" in values):
-            self.fail(node, "forward", "expected exactly one of layers or keras, found " + ("both" if values else "neither"))
+            self.fail(
+                node,
+                "forward",
+                "expected exactly one of layers or keras, found "
+                + ("both" if values else "neither"),
+            )
             return None
         if "keras" in values:
             return self.keras(values, variables)
         return self.layers(values, inputs, label, variables)
 
-    def keras(self, values: dict[str, Node], variables: dict[str, Variable]) -> Optional[KerasBuilder]:
+    def keras(
+        self, values: dict[str, Node], variables: dict[str, Variable]
+    ) -> Optional[KerasBuilder]:
         node = values["keras"]
         if "input" in values:
-            self.fail(values["input"], "forward.input", "expected no input with keras (the Keras model takes every feature), found one")
+            self.fail(
+                values["input"],
+                "forward.input",
+                "expected no input with keras (the Keras model takes every feature), found one",
+            )
         if variables:
             first = next(iter(variables.values()))
-            self.problems.append(Problem(first.location, "variables", "expected no variables with a Keras builder (the Keras model owns its variables), found some"))
+            self.problems.append(
+                Problem(
+                    first.location,
+                    "variables",
+                    "expected no variables with a Keras builder (the Keras model owns its variables), found some",
+                )
+            )
         text = self.text(node, "forward.keras")
         if text is None:
             return None
         module, _, function = text.partition(":")
-        if not DOTTED_MODULE.match(module) or name_problem(function, SNAKE_NAME, "a function name") or module.split(".")[0] in ("tensorflow", "tensorflow_federated", "collections"):
-            self.fail(node, "forward.keras", f"expected module:function naming a builder in your own module, found {text!r}")
+        if (
+            not DOTTED_MODULE.match(module)
+            or name_problem(function, SNAKE_NAME, "a function name")
+            or module.split(".")[0]
+            in ("tensorflow", "tensorflow_federated", "collections")
+        ):
+            self.fail(
+                node,
+                "forward.keras",
+                f"expected module:function naming a builder in your own module, found {text!r}",
+            )
             return None
         return KerasBuilder(module, function, node.location)
 
-    def layers(self, values: dict[str, Node], inputs: dict[str, Input], label: Optional[str], variables: dict[str, Variable]) -> Optional[LayerStack]:
+    def layers(
+        self,
+        values: dict[str, Node],
+        inputs: dict[str, Input],
+        label: Optional[str],
+        variables: dict[str, Variable],
+    ) -> Optional[LayerStack]:
         features = [name for name in inputs if name != label]
         source: Optional[str] = None
         if "input" in values:
             source = self.text(values["input"], "forward.input")
             if source is not None and source not in features:
-                self.fail(values["input"], "forward.input", f"expected a feature input ({_listing(tuple(features))}), found {source!r}{suggest(source, tuple(features))}")
+                self.fail(
+                    values["input"],
+                    "forward.input",
+                    f"expected a feature input ({_listing(tuple(features))}), found {source!r}{suggest(source, tuple(features))}",
+                )
                 source = None
         elif len(features) == 1:
             source = features[0]
         elif features:
-            self.fail(values["layers"], "forward.input", f"expected input naming the feature the layers read ({_listing(tuple(features))}), found it missing")
+            self.fail(
+                values["layers"],
+                "forward.input",
+                f"expected input naming the feature the layers read ({_listing(tuple(features))}), found it missing",
+            )
         node = values["layers"]
         if not node.is_sequence or not node.value:
-            self.fail(node, "forward.layers", f"expected a non-empty list of layers, found {describe(node)}")
+            self.fail(
+                node,
+                "forward.layers",
+                f"expected a non-empty list of layers, found {describe(node)}",
+            )
             return None
         layers: list[Choice] = []
         used: set[str] = set()
@@ -381,13 +546,23 @@ class _Checker:
                     continue
                 if ref not in variables:
                     where = given.get(param_name, item)
-                    self.fail(where, f"{field}.{layer.kind}.{param_name}", f"expected a declared variable ({_listing(tuple(variables)) or 'none declared'}), found {ref!r}{suggest(str(ref), tuple(variables))}")
+                    self.fail(
+                        where,
+                        f"{field}.{layer.kind}.{param_name}",
+                        f"expected a declared variable ({_listing(tuple(variables)) or 'none declared'}), found {ref!r}{suggest(str(ref), tuple(variables))}",
+                    )
                     ok = False
                 used.add(str(ref))
             layers.append(layer)
         for name, variable in variables.items():
             if name not in used:
-                self.problems.append(Problem(variable.location, f"variables.{name}", "expected every variable to be used by a layer, found it unused"))
+                self.problems.append(
+                    Problem(
+                        variable.location,
+                        f"variables.{name}",
+                        "expected every variable to be used by a layer, found it unused",
+                    )
+                )
         if not ok or source is None or source not in inputs:
             return None
         start = Flow(inputs[source].shape, inputs[source].dtype)
@@ -397,7 +572,13 @@ class _Checker:
             return None
         return LayerStack(source, tuple(layers), flow.shape)
 
-    def loss(self, node: Optional[Node], inputs: dict[str, Input], label: Optional[str], forward: Optional[Forward]) -> Optional[Choice]:
+    def loss(
+        self,
+        node: Optional[Node],
+        inputs: dict[str, Input],
+        label: Optional[str],
+        forward: Optional[Forward],
+    ) -> Optional[Choice]:
         if node is None:
             return None
         picked = self.choice(node, "loss", catalogue.LOSSES, "loss")
@@ -414,11 +595,22 @@ class _Checker:
                 self.fail(node, f"loss.{loss.kind}", problem)
         return loss
 
-    def metrics(self, node: Optional[Node], inputs: dict[str, Input], label: Optional[str], loss: Optional[Choice], forward: Optional[Forward]) -> list[Metric]:
+    def metrics(
+        self,
+        node: Optional[Node],
+        inputs: dict[str, Input],
+        label: Optional[str],
+        loss: Optional[Choice],
+        forward: Optional[Forward],
+    ) -> list[Metric]:
         if node is None:
             return []
         if not node.is_mapping or not node.value:
-            self.fail(node, "metrics", f"expected a mapping of metric names, found {describe(node)}")
+            self.fail(
+                node,
+                "metrics",
+                f"expected a mapping of metric names, found {describe(node)}",
+            )
             return []
         result: list[Metric] = []
         for key, value in node.value.items():  # type: ignore[union-attr]
@@ -427,15 +619,27 @@ class _Checker:
             picked = self.choice(value, field, catalogue.METRICS, "metric")
             if name is None or picked is None:
                 continue
-            metric = Metric(name, picked[0].kind, str(picked[0].params["aggregation"]), node.key_locations[key])
+            metric = Metric(
+                name,
+                picked[0].kind,
+                str(picked[0].params["aggregation"]),
+                node.key_locations[key],
+            )
             problem = _metric_fit(metric.kind, loss, inputs.get(label or ""), forward)
             if problem:
                 self.fail(value, f"{field}.{metric.kind}", problem)
             result.append(metric)
         needs_weight = any(metric.aggregation == "mean" for metric in result)
-        has_weight = any(metric.kind == "num_examples" and metric.aggregation == "sum" for metric in result)
+        has_weight = any(
+            metric.kind == "num_examples" and metric.aggregation == "sum"
+            for metric in result
+        )
         if needs_weight and not has_weight:
-            self.fail(node, "metrics", "expected a num_examples metric aggregated by sum (example-weighted means use it as their weight), found none")
+            self.fail(
+                node,
+                "metrics",
+                "expected a num_examples metric aggregated by sum (example-weighted means use it as their weight), found none",
+            )
         return result
 
     def optimizer(self, node: Optional[Node]) -> Optional[Choice]:
@@ -444,7 +648,9 @@ class _Checker:
         values = self.mapping(node, "training", ("optimizer",), ("optimizer",))
         if not values or "optimizer" not in values:
             return None
-        picked = self.choice(values["optimizer"], "training.optimizer", catalogue.OPTIMIZERS, "optimizer")
+        picked = self.choice(
+            values["optimizer"], "training.optimizer", catalogue.OPTIMIZERS, "optimizer"
+        )
         return picked[0] if picked else None
 
     def output(self, node: Optional[Node]) -> Optional[str]:
@@ -454,17 +660,46 @@ class _Checker:
         if value is None:
             return None
         parts = value.replace("\\", "/").split("/")
-        if not value.endswith(".py") or value.startswith("/") or ".." in parts or ":" in value or not value.isprintable():
-            self.fail(node, "output", f"expected a relative path ending in .py inside the spec's folder, found {value!r}")
+        if (
+            not value.endswith(".py")
+            or value.startswith("/")
+            or ".." in parts
+            or ":" in value
+            or not value.isprintable()
+        ):
+            self.fail(
+                node,
+                "output",
+                f"expected a relative path ending in .py inside the spec's folder, found {value!r}",
+            )
             return None
         return value
 
-    def unique_names(self, inputs: dict[str, Input], variables: dict[str, Variable], metrics: list[Metric]) -> None:
+    def unique_names(
+        self,
+        inputs: dict[str, Input],
+        variables: dict[str, Variable],
+        metrics: list[Metric],
+    ) -> None:
         seen: dict[str, str] = {}
-        for kind, items in (("input", inputs.values()), ("variable", variables.values()), ("metric", metrics)):
+        for kind, items in (
+            ("input", inputs.values()),
+            ("variable", variables.values()),
+            ("metric", metrics),
+        ):
             for item in items:
-                if kind != "input" and item.name in seen and not (kind == "metric" and seen[item.name] == "input"):
-                    self.problems.append(Problem(item.location, f"{kind}s.{item.name}", f"expected a name not already used by an {seen[item.name]}, found {item.name!r} again"))
+                if (
+                    kind != "input"
+                    and item.name in seen
+                    and not (kind == "metric" and seen[item.name] == "input")
+                ):
+                    self.problems.append(
+                        Problem(
+                            item.location,
+                            f"{kind}s.{item.name}",
+                            f"expected a name not already used by an {seen[item.name]}, found {item.name!r} again",
+                        )
+                    )
                 seen.setdefault(item.name, kind)
 
 
@@ -475,14 +710,20 @@ def _join(field: str, key: str) -> str:
 def _label_fit(loss: str, label: Input) -> Optional[str]:
     integer = label.dtype in catalogue.INT_DTYPES
     if loss == "sparse_categorical_crossentropy":
-        if not integer or len(label.shape) > 2 or (len(label.shape) == 2 and label.shape[1] != 1):
+        if (
+            not integer
+            or len(label.shape) > 2
+            or (len(label.shape) == 2 and label.shape[1] != 1)
+        ):
             return f"expected an integer label of shape [null] or [null, 1], found {label.dtype} {fmt(label.shape)}"
     elif label.dtype not in catalogue.FLOAT_DTYPES:
         return f"expected a float label, found {label.dtype}"
     return None
 
 
-def _loss_fit(loss: str, label: Input, output: tuple[Optional[int], ...]) -> Optional[str]:
+def _loss_fit(
+    loss: str, label: Input, output: tuple[Optional[int], ...]
+) -> Optional[str]:
     problem = _label_fit(loss, label)
     if problem:
         return problem
@@ -494,13 +735,29 @@ def _loss_fit(loss: str, label: Input, output: tuple[Optional[int], ...]) -> Opt
     return None
 
 
-def _metric_fit(kind: str, loss: Optional[Choice], label: Optional[Input], forward: Optional[Forward]) -> Optional[str]:
-    if kind in catalogue.COUNTER_METRICS or kind == "loss" or loss is None or label is None:
+def _metric_fit(
+    kind: str,
+    loss: Optional[Choice],
+    label: Optional[Input],
+    forward: Optional[Forward],
+) -> Optional[str]:
+    if (
+        kind in catalogue.COUNTER_METRICS
+        or kind == "loss"
+        or loss is None
+        or label is None
+    ):
         return None
-    if kind == "sparse_categorical_accuracy" and loss.kind != "sparse_categorical_crossentropy":
+    if (
+        kind == "sparse_categorical_accuracy"
+        and loss.kind != "sparse_categorical_crossentropy"
+    ):
         return f"expected the sparse_categorical_crossentropy loss (integer class labels), found {loss.kind}"
     if kind == "binary_accuracy" and loss.kind != "binary_crossentropy":
         return f"expected the binary_crossentropy loss (0/1 labels), found {loss.kind}"
-    if kind in ("mean_squared_error", "mean_absolute_error") and label.dtype not in catalogue.FLOAT_DTYPES:
+    if (
+        kind in ("mean_squared_error", "mean_absolute_error")
+        and label.dtype not in catalogue.FLOAT_DTYPES
+    ):
         return f"expected a float label, found {label.dtype}"
     return None

@@ -65,7 +65,15 @@ def verify_source(source: str, path: str) -> list[Finding]:
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        return [Finding(path, exc.raw_line, exc.raw_column + 1, "WG001", f"syntax error: {exc.message}")]
+        return [
+            Finding(
+                path,
+                exc.raw_line,
+                exc.raw_column + 1,
+                "WG001",
+                f"syntax error: {exc.message}",
+            )
+        ]
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     findings: list[Finding] = []
@@ -78,7 +86,11 @@ def verify_source(source: str, path: str) -> list[Finding]:
 def _is_model_class(node: cst.ClassDef) -> bool:
     for base in node.bases:
         value = base.value
-        name = value.attr.value if isinstance(value, cst.Attribute) else getattr(value, "value", None)
+        name = (
+            value.attr.value
+            if isinstance(value, cst.Attribute)
+            else getattr(value, "value", None)
+        )
         if name in MODEL_BASES:
             return True
     return False
@@ -102,7 +114,9 @@ class _ModelChecks:
 
     def report(self, node: cst.CSTNode, code: str, message: str) -> None:
         start = self.positions[node].start
-        self.findings.append(Finding(self.path, start.line, start.column + 1, code, message))
+        self.findings.append(
+            Finding(self.path, start.line, start.column + 1, code, message)
+        )
 
     def run(self) -> list[Finding]:
         self.contract()
@@ -117,7 +131,11 @@ class _ModelChecks:
             if function is None:
                 self.report(self.cls.name, "WG101", f"model class lacks `{name}`")
             elif (name in REQUIRED_PROPERTIES) != _is_property(function):
-                kind = "a property" if name in REQUIRED_PROPERTIES else "a method, not a property"
+                kind = (
+                    "a property"
+                    if name in REQUIRED_PROPERTIES
+                    else "a method, not a property"
+                )
                 self.report(function.name, "WG101", f"`{name}` must be {kind}")
 
     def local_variable_names(self) -> set[str]:
@@ -140,10 +158,20 @@ class _ModelChecks:
                 continue
             seen.add(name)
             body = self.methods[name]
-            for call in m.findall(body, m.Call(func=m.Attribute(attr=m.OneOf(*map(m.Name, _ASSIGN_METHODS))))):
+            for call in m.findall(
+                body,
+                m.Call(func=m.Attribute(attr=m.OneOf(*map(m.Name, _ASSIGN_METHODS)))),
+            ):
                 receiver = call.func.value  # type: ignore[union-attr]
-                if not (m.matches(receiver, m.Attribute(value=m.Name("self"))) and receiver.attr.value in locals_):
-                    self.report(call, "WG301", f"`{name}` (reached from forward_pass) assigns to a variable that is not a local variable")
+                if not (
+                    m.matches(receiver, m.Attribute(value=m.Name("self")))
+                    and receiver.attr.value in locals_
+                ):
+                    self.report(
+                        call,
+                        "WG301",
+                        f"`{name}` (reached from forward_pass) assigns to a variable that is not a local variable",
+                    )
             for call in m.findall(body, m.Call(func=m.Attribute(value=m.Name("self")))):
                 pending.append(call.func.attr.value)  # type: ignore[union-attr]
 
@@ -151,43 +179,96 @@ class _ModelChecks:
         function = self.methods.get("train_on_batch")
         if function is None:
             return
-        tape = m.With(items=[m.WithItem(item=m.Call(func=m.Attribute(value=m.Name("tf"), attr=m.Name("GradientTape"))), asname=m.DoNotCare())], body=m.DoNotCare())
+        tape = m.With(
+            items=[
+                m.WithItem(
+                    item=m.Call(
+                        func=m.Attribute(
+                            value=m.Name("tf"), attr=m.Name("GradientTape")
+                        )
+                    ),
+                    asname=m.DoNotCare(),
+                )
+            ],
+            body=m.DoNotCare(),
+        )
         blocks = m.findall(function, tape)
-        forward = m.Call(func=m.Attribute(value=m.Name("self"), attr=m.Name("forward_pass")))
+        forward = m.Call(
+            func=m.Attribute(value=m.Name("self"), attr=m.Name("forward_pass"))
+        )
         if not any(m.findall(block, forward) for block in blocks):
-            self.report(function.name, "WG401", "`train_on_batch` must call `self.forward_pass` inside a `with tf.GradientTape()` block")
-        gradient = m.Call(func=m.Attribute(attr=m.Name("gradient")), args=[m.DoNotCare(), m.Arg(m.Attribute(value=m.Name("self"), attr=m.Name("trainable_variables")))])
+            self.report(
+                function.name,
+                "WG401",
+                "`train_on_batch` must call `self.forward_pass` inside a `with tf.GradientTape()` block",
+            )
+        gradient = m.Call(
+            func=m.Attribute(attr=m.Name("gradient")),
+            args=[
+                m.DoNotCare(),
+                m.Arg(
+                    m.Attribute(
+                        value=m.Name("self"), attr=m.Name("trainable_variables")
+                    )
+                ),
+            ],
+        )
         if not m.findall(function, gradient):
-            self.report(function.name, "WG401", "`train_on_batch` must take gradients with respect to `self.trainable_variables`")
+            self.report(
+                function.name,
+                "WG401",
+                "`train_on_batch` must take gradients with respect to `self.trainable_variables`",
+            )
 
     def aggregation(self) -> None:
         function = self.methods.get("federated_output_computation")
         if function is None:
             return
         allowed = m.OneOf(
-            m.Call(func=m.Attribute(value=m.Name("tff"), attr=m.MatchIfTrue(lambda n: n.value.startswith("federated_")))),
-            m.Call(func=m.Attribute(value=m.Name("collections"), attr=m.Name("OrderedDict"))),
+            m.Call(
+                func=m.Attribute(
+                    value=m.Name("tff"),
+                    attr=m.MatchIfTrue(lambda n: n.value.startswith("federated_")),
+                )
+            ),
+            m.Call(
+                func=m.Attribute(
+                    value=m.Name("collections"), attr=m.Name("OrderedDict")
+                )
+            ),
         )
         inner = [f for f in m.findall(function, m.FunctionDef()) if f is not function]
         for body in inner:
             for call in m.findall(body.body, m.Call()):
                 if not m.matches(call, allowed):
-                    self.report(call, "WG501", "federated aggregation may call only `tff.federated_*` intrinsics and build structures")
+                    self.report(
+                        call,
+                        "WG501",
+                        "federated aggregation may call only `tff.federated_*` intrinsics and build structures",
+                    )
         keys = {}
         for name in ("report_local_unfinalized_metrics", "metric_finalizers"):
             if name in self.methods:
                 keys[name] = _ordered_dict_keys(self.methods[name])
         for body in inner[:1]:
             keys["federated_output_computation"] = _ordered_dict_keys(body)
-        distinct = {tuple(sorted(value)) for value in keys.values() if value is not None}
+        distinct = {
+            tuple(sorted(value)) for value in keys.values() if value is not None
+        }
         if len(distinct) > 1:
-            detail = "; ".join(f"{name}: {sorted(value or ())}" for name, value in keys.items())
-            self.report(function.name, "WG501", f"metric keys differ between methods ({detail})")
+            detail = "; ".join(
+                f"{name}: {sorted(value or ())}" for name, value in keys.items()
+            )
+            self.report(
+                function.name, "WG501", f"metric keys differ between methods ({detail})"
+            )
 
 
 def _ordered_dict_keys(function: cst.CSTNode) -> Optional[Sequence[str]]:
     """Keyword names of the OrderedDict a function returns, when it returns one literally."""
-    call = m.Call(func=m.Attribute(value=m.Name("collections"), attr=m.Name("OrderedDict")))
+    call = m.Call(
+        func=m.Attribute(value=m.Name("collections"), attr=m.Name("OrderedDict"))
+    )
     for ret in m.findall(function, m.Return(value=call)):
         args = ret.value.args  # type: ignore[union-attr]
         if all(arg.keyword is not None for arg in args):

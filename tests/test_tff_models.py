@@ -29,7 +29,9 @@ def load(name: str):
 
 def client_data(name: str, module, clients: int = 3, examples: int = 64, seed: int = 0):
     spec = generate(EXAMPLES / f"{name}.yaml").spec
-    return to_datasets(make_client_data(spec, clients, examples, seed, output_width(module)))
+    return to_datasets(
+        make_client_data(spec, clients, examples, seed, output_width(module))
+    )
 
 
 def train_metrics(result):
@@ -49,8 +51,12 @@ def test_fed_avg_and_fed_eval_give_finite_metrics_under_declared_names(name):
         assert tuple(metrics) == module.METRIC_NAMES
         assert all(math.isfinite(float(v)) for v in metrics.values())
     evaluation = tff.learning.algorithms.build_fed_eval(module.model_fn)
-    eval_state = evaluation.set_model_weights(evaluation.initialize(), process.get_model_weights(state))
-    eval_metrics = evaluation.next(eval_state, data).metrics["client_work"]["eval"]["current_round_metrics"]
+    eval_state = evaluation.set_model_weights(
+        evaluation.initialize(), process.get_model_weights(state)
+    )
+    eval_metrics = evaluation.next(eval_state, data).metrics["client_work"]["eval"][
+        "current_round_metrics"
+    ]
     assert set(eval_metrics) == set(module.METRIC_NAMES)
     assert all(math.isfinite(float(v)) for v in eval_metrics.values())
 
@@ -79,7 +85,9 @@ def test_save_and_load_round_trip(name, tmp_path):
     expected = model.predict_on_batch(batch["x"], training=False)
     actual = loaded.predict_on_batch(batch["x"], training=False)
     np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-6)
-    assert [v.shape for v in loaded.trainable_variables] == [v.shape for v in model.trainable_variables]
+    assert [v.shape for v in loaded.trainable_variables] == [
+        v.shape for v in model.trainable_variables
+    ]
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
@@ -87,9 +95,13 @@ def test_fed_sgd_and_unweighted_fed_avg_accept_the_model(name):
     module = load(name)
     data = client_data(name, module, clients=2, examples=32)
     for process in (
-        tff.learning.algorithms.build_fed_sgd(module.model_fn, metrics_aggregator=module.metrics_aggregator),
+        tff.learning.algorithms.build_fed_sgd(
+            module.model_fn, metrics_aggregator=module.metrics_aggregator
+        ),
         tff.learning.algorithms.build_unweighted_fed_avg(
-            module.model_fn, client_optimizer_fn=module.client_optimizer(), metrics_aggregator=module.metrics_aggregator
+            module.model_fn,
+            client_optimizer_fn=module.client_optimizer(),
+            metrics_aggregator=module.metrics_aggregator,
         ),
     ):
         result = process.next(process.initialize(), data)
@@ -100,10 +112,14 @@ def test_max_and_min_metrics_are_aggregated_across_clients():
     module = load("bag_of_words")
     data = client_data("bag_of_words", module, clients=3, examples=40)
     data[2] = data[2].take(1)  # one small client: 32 examples
-    metrics = train_metrics(build_fed_avg(module).next(build_fed_avg(module).initialize(), data))
+    metrics = train_metrics(
+        build_fed_avg(module).next(build_fed_avg(module).initialize(), data)
+    )
     assert metrics["largest_client"] == 40
     assert metrics["num_examples"] == 40 + 40 + 32
-    assert metrics["worst_client_loss"] >= metrics["loss"] >= metrics["best_client_loss"]
+    assert (
+        metrics["worst_client_loss"] >= metrics["loss"] >= metrics["best_client_loss"]
+    )
     assert metrics["worst_client_loss"] > metrics["best_client_loss"]
 
 
@@ -113,7 +129,14 @@ def test_parity_with_from_keras_model():
 
     def keras_model_fn():
         keras_model = tf.keras.Sequential(
-            [tf.keras.layers.Dense(10, activation="softmax", kernel_initializer="zeros", input_shape=(784,))]
+            [
+                tf.keras.layers.Dense(
+                    10,
+                    activation="softmax",
+                    kernel_initializer="zeros",
+                    input_shape=(784,),
+                )
+            ]
         )
         return tff.learning.models.from_keras_model(
             keras_model,
@@ -132,11 +155,19 @@ def test_parity_with_from_keras_model():
     ours, theirs = build(module.model_fn), build(keras_model_fn)
     our_state, their_state = ours.initialize(), theirs.initialize()
     for _ in range(3):
-        our_result, their_result = ours.next(our_state, data), theirs.next(their_state, data)
+        our_result, their_result = (
+            ours.next(our_state, data),
+            theirs.next(their_state, data),
+        )
         our_state, their_state = our_result.state, their_result.state
         for name in ("loss", "accuracy"):
-            assert train_metrics(our_result)[name] == pytest.approx(train_metrics(their_result)[name], abs=1e-4)
-    for a, b in zip(ours.get_model_weights(our_state).trainable, theirs.get_model_weights(their_state).trainable):
+            assert train_metrics(our_result)[name] == pytest.approx(
+                train_metrics(their_result)[name], abs=1e-4
+            )
+    for a, b in zip(
+        ours.get_model_weights(our_state).trainable,
+        theirs.get_model_weights(their_state).trainable,
+    ):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
@@ -147,7 +178,11 @@ def _local_outputs(module, datasets):
         model = module.model_fn()
         for batch in dataset:
             model.forward_pass(batch, training=False)
-        outputs.append(collections.OrderedDict((k, v.numpy()) for k, v in model.report_local_outputs().items()))
+        outputs.append(
+            collections.OrderedDict(
+                (k, v.numpy()) for k, v in model.report_local_outputs().items()
+            )
+        )
     return outputs
 
 
@@ -160,17 +195,24 @@ def test_classic_federated_output_computation_gives_example_weighted_means():
     weights = np.array([o["num_examples"] for o in outputs], dtype=np.float64)
     assert list(weights) == [50, 32, 50]
     for name in ("loss", "mse", "mae"):
-        expected = np.sum(weights * np.array([o[name] for o in outputs])) / weights.sum()
+        expected = (
+            np.sum(weights * np.array([o[name] for o in outputs])) / weights.sum()
+        )
         assert aggregated[name] == pytest.approx(expected, rel=1e-5)
     assert aggregated["num_examples"] == 132
     assert aggregated["num_batches"] == sum(o["num_batches"] for o in outputs)
 
 
-@pytest.mark.parametrize("name", ["mnist_logistic", "linear_regression", "mnist_cnn", "keras_mlp"])
+@pytest.mark.parametrize(
+    "name", ["mnist_logistic", "linear_regression", "mnist_cnn", "keras_mlp"]
+)
 def test_classic_client_loop_with_train_on_batch_changes_only_trainable_variables(name):
     module = load(name)
     dataset = client_data(name, module, clients=1, examples=96)[0]
-    @tff.tensorflow.computation(tff.SequenceType(tff.types.tensorflow_to_type(dataset.element_spec)))
+
+    @tff.tensorflow.computation(
+        tff.SequenceType(tff.types.tensorflow_to_type(dataset.element_spec))
+    )
     def client_loop(data):
         model = module.model_fn()
 
@@ -182,7 +224,9 @@ def test_classic_client_loop_with_train_on_batch_changes_only_trainable_variable
         with tf.control_dependencies(before):
             first = total_loss(lambda batch: model.forward_pass(batch, training=False))
         done = first
-        for _ in range(3):  # the graph runs only what the result depends on: chain each epoch
+        for _ in range(
+            3
+        ):  # the graph runs only what the result depends on: chain each epoch
             with tf.control_dependencies([done]):
                 done = total_loss(model.train_on_batch)
         with tf.control_dependencies([done]):
@@ -194,10 +238,11 @@ def test_classic_client_loop_with_train_on_batch_changes_only_trainable_variable
     first, last, before, after = client_loop(dataset)
     assert last < first
     trainable = len(module.model_fn().trainable_variables)
-    assert any(not np.allclose(a, b) for a, b in zip(before[:trainable], after[:trainable]))
+    assert any(
+        not np.allclose(a, b) for a, b in zip(before[:trainable], after[:trainable])
+    )
     for a, b in zip(before[trainable:], after[trainable:]):
         np.testing.assert_array_equal(a, b)
-
 
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
@@ -205,19 +250,30 @@ def test_forward_pass_without_training_changes_no_weight(name):
     module = load(name)
     model = module.model_fn()
     batch = next(iter(client_data(name, module, clients=1, examples=16)[0]))
-    before = [v.numpy().copy() for v in model.trainable_variables + model.non_trainable_variables]
+    before = [
+        v.numpy().copy()
+        for v in model.trainable_variables + model.non_trainable_variables
+    ]
     output = model.forward_pass(batch, training=False)
     assert int(output.num_examples) == 16 and output.predictions.shape[0] == 16
-    for old, variable in zip(before, model.trainable_variables + model.non_trainable_variables):
+    for old, variable in zip(
+        before, model.trainable_variables + model.non_trainable_variables
+    ):
         np.testing.assert_array_equal(old, variable.numpy())
 
 
 def test_model_fn_returns_a_new_model_and_checks_batches():
     module = load("mnist_logistic")
     first, second = module.model_fn(), module.model_fn()
-    assert first is not second and first.trainable_variables[0] is not second.trainable_variables[0]
+    assert (
+        first is not second
+        and first.trainable_variables[0] is not second.trainable_variables[0]
+    )
     bad = collections.OrderedDict(x=tf.zeros([4, 783]), y=tf.zeros([4, 1], tf.int32))
-    with pytest.raises(ValueError, match=r"input 'x' \(batch key 'x'\) expected float32 \(None, 784\), got float32 \(4, 783\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"input 'x' \(batch key 'x'\) expected float32 \(None, 784\), got float32 \(4, 783\)",
+    ):
         first.forward_pass(bad)
     with pytest.raises(ValueError, match="keys"):
         first.forward_pass({"x": tf.zeros([4, 784])})
@@ -247,7 +303,13 @@ def test_run_command_leaves_no_worker_process():
         "import os\n"
         "print('workers left:', child_worker_pids(os.getpid()))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "round 1: loss" in result.stdout
     assert "workers left: []" in result.stdout
