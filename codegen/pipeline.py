@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from codegen.errors import FindingsError, InternalError, SpecError, WrapgenError
+from codegen.errors import FindingsError, InternalError, WrapgenError
 from codegen.load import load_spec
 from codegen.plan import plan
 from codegen.render import render
-from codegen.spec import Spec
+from codegen.spec import KerasBuilder, Spec
 from codegen.validate import validate
-from codegen.verify import verify_source
+from codegen.verify import UnparsableSource, verify_source
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,16 @@ def generate(
         raise InternalError(
             f"{loaded.display_path}: rendering failed: {exc!r}"
         ) from exc
-    findings = verify_source(text, f"<generated from {loaded.display_path}>")
+    builder = (
+        f"{spec.forward.module}:{spec.forward.function}"
+        if isinstance(spec.forward, KerasBuilder)
+        else None
+    )
+    shown = f"<generated from {loaded.display_path}>"
+    try:
+        findings = verify_source(text, shown, generated=True, keras_builder=builder)
+    except UnparsableSource as exc:
+        raise InternalError(f"{loaded.display_path}: rendered module: {exc}") from exc
     if findings:
         details = "\n".join(str(finding) for finding in findings)
         raise FindingsError(
@@ -71,4 +80,4 @@ def generate(
     return Generated(spec_path, spec, None if to_stdout else target, text)
 
 
-__all__ = ["Generated", "SpecError", "default_output", "generate"]
+__all__ = ["Generated", "default_output", "generate"]

@@ -1,276 +1,183 @@
-"""Stage 5, verify: libcst checks of a model module's TFF contract, before anything is written.
+"""Stage 5, verify: run every libcst pass on a module's source and collect sorted findings.
 
-Each check has a rule code. The checks read the class that subclasses a TFF
-model base class and prove, statically:
-
-- WG101 contract: every VariableModel member and the classic members exist,
-  collections and `input_spec`/`federated_output_computation` are properties;
-- WG301 forward_pass purity: `forward_pass` (and the methods it calls on
-  self) assigns only to local variables;
-- WG401 train_on_batch: it calls `self.forward_pass` inside a
-  `tf.GradientTape` block and takes gradients of the trainable variables;
-- WG501 aggregation: `federated_output_computation` uses only `tff.federated_*`
-  intrinsics and structure construction, and the metric keys of
-  `report_local_unfinalized_metrics`, `metric_finalizers` and the federated
-  aggregation are identical.
+The same verifier checks modules wrapgen renders (before anything is written)
+and model files written by hand (`wrapgen verify`). The passes live in
+`codegen.passes`, one rule per module. A line can opt out of named rules with
+`# wrapgen: ignore[WG301]` (several codes separated by commas); generated
+modules never honour such comments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Optional
 
 import libcst as cst
-import libcst.matchers as m
-from libcst.metadata import MetadataWrapper, PositionProvider
 
-MODEL_BASES = ("VariableModel", "Model")
+from codegen.errors import InternalError, Location, Problem, SpecError, WrapgenError
+from codegen.passes import BY_CODE, PASSES
+from codegen.passes.analysis import Finding, SourceModule
+from codegen.write import GENERATED_MARKER
 
-REQUIRED_PROPERTIES = (
-    "trainable_variables",
-    "non_trainable_variables",
-    "local_variables",
-    "input_spec",
-    "federated_output_computation",
-    "weights",
+IGNORE_CODE = "WG002"
+"""The rule code of a malformed or unknown `# wrapgen: ignore[...]` comment."""
+
+_IGNORE = re.compile(r"#\s*wrapgen:\s*ignore\b(?:\[([^\]]*)\])?")
+_HEADER = re.compile(
+    re.escape(GENERATED_MARKER)
+    + r"\S+ from (?P<spec>.+) \(sha256 [0-9a-f]+\)\. DO NOT EDIT\."
 )
-REQUIRED_METHODS = (
-    "forward_pass",
-    "predict_on_batch",
-    "train_on_batch",
-    "report_local_outputs",
-    "report_local_unfinalized_metrics",
-    "metric_finalizers",
-    "reset_metrics",
-)
-_ASSIGN_METHODS = ("assign", "assign_add", "assign_sub")
 
 
-@dataclass(frozen=True, order=True)
-class Finding:
-    """One rule violation at a 1-based line and column."""
-
-    path: str
-    line: int
-    column: int
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.code} {self.message}"
+class UnparsableSource(WrapgenError):
+    """A module that is not valid Python; reported at its location, exit 2."""
 
 
-def verify_source(source: str, path: str) -> list[Finding]:
-    """All findings in `source`, sorted; a syntax error is a finding too."""
+def verify_source(
+    source: str,
+    path: str,
+    *,
+    generated: Optional[bool] = None,
+    keras_builder: Optional[str] = None,
+    keras_builder_problem: Optional[str] = None,
+    select: Optional[Iterable[str]] = None,
+) -> list[Finding]:
+    """All findings in `source`, sorted by position.
+
+    `generated` (default: the source starts with wrapgen's header) turns on
+    the generated-module rules and turns off ignore comments. `keras_builder`
+    is the `module:function` the spec names, when known. `select` limits the
+    run to some rule codes.
+    """
     try:
-        module = cst.parse_module(source)
+        module = SourceModule(
+            source,
+            path,
+            generated=generated,
+            keras_builder=keras_builder,
+            keras_builder_problem=keras_builder_problem,
+        )
     except cst.ParserSyntaxError as exc:
-        return [
-            Finding(
-                path,
-                exc.raw_line,
-                exc.raw_column + 1,
-                "WG001",
-                f"syntax error: {exc.message}",
-            )
-        ]
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+        raise UnparsableSource(
+            f"{path}:{exc.raw_line}:{exc.raw_column + 1}: not valid Python: "
+            f"{exc.message}"
+        ) from None
+    chosen = set(select) if select is not None else set(BY_CODE)
     findings: list[Finding] = []
-    for node in wrapper.module.body:
-        if isinstance(node, cst.ClassDef) and _is_model_class(node):
-            findings.extend(_ModelChecks(node, path, positions).run())
-    return sorted(findings)
+    for rule in PASSES:
+        if rule.CODE not in chosen:
+            continue
+        try:
+            findings.extend(rule.check(module))
+        except Exception as exc:  # a pass must never crash on parsable code
+            raise InternalError(
+                f"{path}: internal error in wrapgen's {rule.CODE} {rule.NAME} pass: "
+                f"{exc!r}; please report it with this file"
+            ) from exc
+    if not module.generated:
+        findings = _apply_ignores(module, findings)
+    return sorted(set(findings))
 
 
-def _is_model_class(node: cst.ClassDef) -> bool:
-    for base in node.bases:
-        value = base.value
-        name = (
-            value.attr.value
-            if isinstance(value, cst.Attribute)
-            else getattr(value, "value", None)
-        )
-        if name in MODEL_BASES:
-            return True
-    return False
-
-
-def _is_property(function: cst.FunctionDef) -> bool:
-    return any(m.matches(d.decorator, m.Name("property")) for d in function.decorators)
-
-
-class _ModelChecks:
-    def __init__(self, cls: cst.ClassDef, path: str, positions) -> None:
-        self.cls = cls
-        self.path = path
-        self.positions = positions
-        self.methods = {
-            item.name.value: item
-            for item in cls.body.body
-            if isinstance(item, cst.FunctionDef)
-        }
-        self.findings: list[Finding] = []
-
-    def report(self, node: cst.CSTNode, code: str, message: str) -> None:
-        start = self.positions[node].start
-        self.findings.append(
-            Finding(self.path, start.line, start.column + 1, code, message)
-        )
-
-    def run(self) -> list[Finding]:
-        self.contract()
-        self.forward_pass_purity()
-        self.train_on_batch()
-        self.aggregation()
-        return self.findings
-
-    def contract(self) -> None:
-        for name in REQUIRED_PROPERTIES + REQUIRED_METHODS:
-            function = self.methods.get(name)
-            if function is None:
-                self.report(self.cls.name, "WG101", f"model class lacks `{name}`")
-            elif (name in REQUIRED_PROPERTIES) != _is_property(function):
-                kind = (
-                    "a property"
-                    if name in REQUIRED_PROPERTIES
-                    else "a method, not a property"
+def _apply_ignores(module: SourceModule, findings: list[Finding]) -> list[Finding]:
+    ignored: dict[int, set[str]] = {}
+    problems: list[Finding] = []
+    for line, comment in module.suppressions():
+        match = _IGNORE.search(comment.value)
+        if match is None:
+            continue
+        codes = [c.strip() for c in (match.group(1) or "").split(",") if c.strip()]
+        if not codes:
+            problems.append(
+                module.finding(
+                    comment,
+                    IGNORE_CODE,
+                    "`# wrapgen: ignore` must name the rules it silences, e.g. "
+                    "`# wrapgen: ignore[WG301]`",
                 )
-                self.report(function.name, "WG101", f"`{name}` must be {kind}")
-
-    def local_variable_names(self) -> set[str]:
-        function = self.methods.get("local_variables")
-        if function is None:
-            return set()
-        return {
-            node.attr.value
-            for node in m.findall(function, m.Attribute(value=m.Name("self")))
-            if isinstance(node, cst.Attribute)
-        }
-
-    def forward_pass_purity(self) -> None:
-        locals_ = self.local_variable_names()
-        seen: set[str] = set()
-        pending = ["forward_pass"]
-        while pending:
-            name = pending.pop()
-            if name in seen or name not in self.methods:
-                continue
-            seen.add(name)
-            body = self.methods[name]
-            for call in m.findall(
-                body,
-                m.Call(func=m.Attribute(attr=m.OneOf(*map(m.Name, _ASSIGN_METHODS)))),
-            ):
-                receiver = call.func.value  # type: ignore[union-attr]
-                if not (
-                    m.matches(receiver, m.Attribute(value=m.Name("self")))
-                    and receiver.attr.value in locals_
-                ):
-                    self.report(
-                        call,
-                        "WG301",
-                        f"`{name}` (reached from forward_pass) assigns to a variable that is not a local variable",
+            )
+        for code in codes:
+            if code not in BY_CODE:
+                problems.append(
+                    module.finding(
+                        comment,
+                        IGNORE_CODE,
+                        f"`# wrapgen: ignore` names unknown rule {code!r} "
+                        f"(rules: {', '.join(BY_CODE)})",
                     )
-            for call in m.findall(body, m.Call(func=m.Attribute(value=m.Name("self")))):
-                pending.append(call.func.attr.value)  # type: ignore[union-attr]
-
-    def train_on_batch(self) -> None:
-        function = self.methods.get("train_on_batch")
-        if function is None:
-            return
-        tape = m.With(
-            items=[
-                m.WithItem(
-                    item=m.Call(
-                        func=m.Attribute(
-                            value=m.Name("tf"), attr=m.Name("GradientTape")
-                        )
-                    ),
-                    asname=m.DoNotCare(),
                 )
-            ],
-            body=m.DoNotCare(),
-        )
-        blocks = m.findall(function, tape)
-        forward = m.Call(
-            func=m.Attribute(value=m.Name("self"), attr=m.Name("forward_pass"))
-        )
-        if not any(m.findall(block, forward) for block in blocks):
-            self.report(
-                function.name,
-                "WG401",
-                "`train_on_batch` must call `self.forward_pass` inside a `with tf.GradientTape()` block",
-            )
-        gradient = m.Call(
-            func=m.Attribute(attr=m.Name("gradient")),
-            args=[
-                m.DoNotCare(),
-                m.Arg(
-                    m.Attribute(
-                        value=m.Name("self"), attr=m.Name("trainable_variables")
-                    )
-                ),
-            ],
-        )
-        if not m.findall(function, gradient):
-            self.report(
-                function.name,
-                "WG401",
-                "`train_on_batch` must take gradients with respect to `self.trainable_variables`",
-            )
-
-    def aggregation(self) -> None:
-        function = self.methods.get("federated_output_computation")
-        if function is None:
-            return
-        allowed = m.OneOf(
-            m.Call(
-                func=m.Attribute(
-                    value=m.Name("tff"),
-                    attr=m.MatchIfTrue(lambda n: n.value.startswith("federated_")),
-                )
-            ),
-            m.Call(
-                func=m.Attribute(
-                    value=m.Name("collections"), attr=m.Name("OrderedDict")
-                )
-            ),
-        )
-        inner = [f for f in m.findall(function, m.FunctionDef()) if f is not function]
-        for body in inner:
-            for call in m.findall(body.body, m.Call()):
-                if not m.matches(call, allowed):
-                    self.report(
-                        call,
-                        "WG501",
-                        "federated aggregation may call only `tff.federated_*` intrinsics and build structures",
-                    )
-        keys = {}
-        for name in ("report_local_unfinalized_metrics", "metric_finalizers"):
-            if name in self.methods:
-                keys[name] = _ordered_dict_keys(self.methods[name])
-        for body in inner[:1]:
-            keys["federated_output_computation"] = _ordered_dict_keys(body)
-        distinct = {
-            tuple(sorted(value)) for value in keys.values() if value is not None
-        }
-        if len(distinct) > 1:
-            detail = "; ".join(
-                f"{name}: {sorted(value or ())}" for name, value in keys.items()
-            )
-            self.report(
-                function.name, "WG501", f"metric keys differ between methods ({detail})"
-            )
+        ignored.setdefault(line, set()).update(codes)
+    kept = [f for f in findings if f.code not in ignored.get(f.line, ())]
+    return kept + problems
 
 
-def _ordered_dict_keys(function: cst.CSTNode) -> Optional[Sequence[str]]:
-    """Keyword names of the OrderedDict a function returns, when it returns one literally."""
-    call = m.Call(
-        func=m.Attribute(value=m.Name("collections"), attr=m.Name("OrderedDict"))
+def verify_file(path: Path) -> list[Finding]:
+    """Verify the Python file at `path`; raise `SpecError` when it cannot be read."""
+    shown = str(path)
+    try:
+        source = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise _unreadable(shown, "no such file") from None
+    except IsADirectoryError:
+        raise _unreadable(shown, "expected a Python file, found a directory") from None
+    except UnicodeDecodeError as exc:
+        raise _unreadable(shown, f"not UTF-8 (byte {exc.start})") from None
+    except OSError as exc:
+        raise _unreadable(shown, f"cannot read file: {exc.strerror}") from None
+    builder, problem = _keras_builder(path, source)
+    return verify_source(
+        source, shown, keras_builder=builder, keras_builder_problem=problem
     )
-    for ret in m.findall(function, m.Return(value=call)):
-        args = ret.value.args  # type: ignore[union-attr]
-        if all(arg.keyword is not None for arg in args):
-            return [arg.keyword.value for arg in args]  # type: ignore[union-attr]
-    return None
+
+
+def python_files(paths: Sequence[Path]) -> list[Path]:
+    """The files to verify: each file given, and the `*.py` files under each directory."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    p for p in path.rglob("*.py") if not _hidden(p.relative_to(path))
+                )
+            )
+        else:
+            files.append(path)
+    return files
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+
+
+def _unreadable(shown: str, message: str) -> SpecError:
+    return SpecError([Problem(Location(shown, 1, 1), "", message)])
+
+
+def _keras_builder(path: Path, source: str) -> tuple[Optional[str], Optional[str]]:
+    """The Keras builder the spec of a generated module names, or why it is unknown."""
+    match = _HEADER.match(source)
+    if match is None or "_build_keras_model" not in source:
+        return None, None
+    from codegen.load import load_spec
+    from codegen.spec import KerasBuilder
+    from codegen.validate import validate
+
+    spec_path = path.parent / match.group("spec")
+    try:
+        spec = validate(load_spec(spec_path))
+    except WrapgenError:
+        return None, f"its spec {match.group('spec')} cannot be read or is invalid"
+    if isinstance(spec.forward, KerasBuilder):
+        return f"{spec.forward.module}:{spec.forward.function}", None
+    return None, f"its spec {match.group('spec')} names no Keras builder"
+
+
+__all__ = [
+    "Finding",
+    "UnparsableSource",
+    "python_files",
+    "verify_file",
+    "verify_source",
+]

@@ -1,0 +1,704 @@
+"""What every pass reads: the parsed module, its imports, and each TFF model class in it.
+
+The analysis is static and conservative: it resolves names through the
+module's own imports (`import tensorflow_federated as federated` works like
+`as tff`), follows calls from a method to other methods of the same class and
+to module-level functions, and tracks which `self.<attr>` holds which
+variables from the bodies of the three variable-collection properties.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from codegen.write import GENERATED_MARKER
+
+TFF = "tensorflow_federated"
+MODERN_BASES = (
+    f"{TFF}.learning.models.VariableModel",
+    f"{TFF}.python.learning.models.variable.VariableModel",
+)
+CLASSIC_BASES = (f"{TFF}.learning.Model", f"{TFF}.learning.TrainableModel")
+COLLECTIONS = ("trainable_variables", "non_trainable_variables", "local_variables")
+VARIABLE_CONSTRUCTORS = (
+    "tensorflow.Variable",
+    "tensorflow.compat.v1.Variable",
+    "tensorflow.compat.v1.get_variable",
+    "tensorflow.compat.v2.Variable",
+)
+ASSIGN_METHODS = frozenset(
+    {"assign", "assign_add", "assign_sub", "batch_scatter_update"}
+)
+ASSIGN_FUNCTIONS = frozenset(
+    {
+        "tensorflow.compat.v1.assign",
+        "tensorflow.compat.v1.assign_add",
+        "tensorflow.compat.v1.assign_sub",
+        "tensorflow.raw_ops.AssignVariableOp",
+        "tensorflow.raw_ops.AssignAddVariableOp",
+        "tensorflow.raw_ops.AssignSubVariableOp",
+    }
+)
+
+FunctionNode = Union[cst.FunctionDef, cst.Lambda]
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One rule violation at a 1-based line and column."""
+
+    path: str
+    line: int
+    column: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.code} {self.message}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What an expression holds, as far as static analysis can tell.
+
+    `collection` is one of `COLLECTIONS`, "weights" (both model-weight
+    collections) or None when unknown; `path` is the dotted attribute path
+    below `self` when the value is (part of) one attribute.
+    """
+
+    collection: Optional[str]
+    path: Optional[str] = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.collection == "local_variables"
+
+
+UNKNOWN = Kind(None)
+
+
+class SourceModule:
+    """A parsed module with positions, resolved imports and its model classes.
+
+    Raises `libcst.ParserSyntaxError` when `source` does not parse.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        path: str,
+        *,
+        generated: Optional[bool] = None,
+        keras_builder: Optional[str] = None,
+        keras_builder_problem: Optional[str] = None,
+    ) -> None:
+        self.source = source
+        self.path = path
+        self.tree = cst.parse_module(source)
+        self._nodes: list[cst.CSTNode] = []
+        self._spans: dict[int, tuple[int, int]] = {}
+        self._parents: dict[int, cst.CSTNode] = {}
+        self._index_nodes(self.tree)
+        self.generated = (
+            source.startswith(GENERATED_MARKER) if generated is None else generated
+        )
+        self.keras_builder = keras_builder
+        self.keras_builder_problem = keras_builder_problem
+        self.imports: dict[str, str] = {}
+        self.assignments: dict[str, cst.BaseExpression] = {}
+        self.functions: dict[str, cst.FunctionDef] = {}
+        self.classes: dict[str, cst.ClassDef] = {}
+        for statement in self.tree.body:
+            self._index(statement)
+        self.models = [
+            ModelClass(self, node)
+            for node in self.classes.values()
+            if self.model_flavour(node) is not None
+        ]
+
+    def _index(self, statement: cst.CSTNode) -> None:
+        if isinstance(statement, cst.FunctionDef):
+            self.functions[statement.name.value] = statement
+        elif isinstance(statement, cst.ClassDef):
+            self.classes[statement.name.value] = statement
+        elif isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        full = _dotted(alias.name)
+                        if alias.asname is not None:
+                            self.imports[_dotted(alias.asname.name)] = full
+                        else:
+                            head = full.split(".")[0]
+                            self.imports[head] = head
+                elif isinstance(small, cst.ImportFrom) and not isinstance(
+                    small.names, cst.ImportStar
+                ):
+                    base = "." * len(small.relative) + (
+                        _dotted(small.module) if small.module else ""
+                    )
+                    for alias in small.names:
+                        name = _dotted(alias.name)
+                        local = _dotted(alias.asname.name) if alias.asname else name
+                        self.imports[local] = f"{base}.{name}"
+                elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+                    targets = (
+                        [t.target for t in small.targets]
+                        if isinstance(small, cst.Assign)
+                        else [small.target]
+                    )
+                    for target in targets:
+                        if isinstance(target, cst.Name) and small.value is not None:
+                            self.assignments[target.value] = small.value
+        elif isinstance(statement, (cst.If, cst.Try)):
+            for inner in statement.body.body:
+                self._index(inner)
+
+    # -- the node index -------------------------------------------------------
+
+    def _index_nodes(self, root: cst.CSTNode) -> None:
+        """One walk over the tree: preorder list, subtree spans and parents.
+
+        Reading node fields directly is an order of magnitude faster than a
+        libcst visitor, which rebuilds every node it passes.
+        """
+        nodes, spans, parents = self._nodes, self._spans, self._parents
+        stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+        while stack:
+            node, leaving = stack.pop()
+            if leaving:
+                spans[id(node)] = (spans[id(node)][0], len(nodes))
+                continue
+            spans[id(node)] = (len(nodes), -1)
+            nodes.append(node)
+            stack.append((node, True))
+            children = _children(node)
+            for child in reversed(children):
+                parents[id(child)] = node
+                stack.append((child, False))
+
+    def findall(self, root: cst.CSTNode, matcher: m.BaseMatcherNode) -> list:
+        """Nodes under `root` (itself included) that `matcher` matches, in source order."""
+        start, end = self._spans[id(root)]
+        types = _matcher_types(matcher)
+        return [
+            node
+            for node in self._nodes[start:end]
+            if isinstance(node, types) and m.matches(node, matcher)
+        ]
+
+    def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        return self._parents.get(id(node))
+
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        current = self._parents.get(id(node))
+        while current is not None:
+            yield current
+            current = self._parents.get(id(current))
+
+    def enclosing_function(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The innermost function or lambda that contains `node`."""
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
+                return ancestor
+        return None
+
+    def returns(self, function: cst.FunctionDef) -> list[cst.Return]:
+        """The `return` statements of `function` itself, not of functions nested in it."""
+        return [
+            ret
+            for ret in self.findall(function, m.Return())
+            if self.enclosing_function(ret) is function
+        ]
+
+    @functools.cached_property
+    def positions(self):
+        """libcst positions, resolved only when a finding needs one."""
+        return MetadataWrapper(self.tree, unsafe_skip_copy=True).resolve(
+            PositionProvider
+        )
+
+    # -- names and positions ------------------------------------------------
+
+    def qualname(self, expr: cst.CSTNode) -> Optional[str]:
+        """The dotted name of `expr` with its first part resolved through imports."""
+        if isinstance(expr, cst.Name):
+            return self.imports.get(expr.value, expr.value)
+        if isinstance(expr, cst.Attribute):
+            head = self.qualname(expr.value)
+            return None if head is None else f"{head}.{expr.attr.value}"
+        return None
+
+    def call_name(self, node: cst.CSTNode) -> Optional[str]:
+        return self.qualname(node.func) if isinstance(node, cst.Call) else None
+
+    def finding(self, node: cst.CSTNode, code: str, message: str) -> Finding:
+        start = self.positions[node].start
+        return Finding(self.path, start.line, start.column + 1, code, message)
+
+    def code_for(self, node: cst.CSTNode) -> str:
+        return self.tree.code_for_node(node)
+
+    # -- models ---------------------------------------------------------------
+
+    def model_flavour(
+        self, node: cst.ClassDef, seen: frozenset = frozenset()
+    ) -> Optional[str]:
+        """ "modern", "classic" or "trainable" when `node` is a TFF model class."""
+        for base in node.bases:
+            name = self.qualname(base.value) or ""
+            if name in MODERN_BASES or name.split(".")[-1] == "VariableModel":
+                return "modern"
+            if name == CLASSIC_BASES[0]:
+                return "classic"
+            if name == CLASSIC_BASES[1] or name.split(".")[-1] == "TrainableModel":
+                return "trainable"
+            local = self.classes.get(name)
+            if local is not None and name not in seen:
+                flavour = self.model_flavour(local, seen | {name})
+                if flavour is not None:
+                    return flavour
+        return None
+
+    def is_variable_constructor(self, node: cst.CSTNode) -> bool:
+        return self.call_name(node) in VARIABLE_CONSTRUCTORS
+
+    @functools.cached_property
+    def variable_functions(self) -> frozenset[str]:
+        """Module-level functions that create variables, directly or through others."""
+        creating = {
+            name
+            for name, function in self.functions.items()
+            if any(
+                self.is_variable_constructor(c)
+                for c in self.findall(function, m.Call())
+            )
+        }
+        changed = True
+        while changed:
+            changed = False
+            for name, function in self.functions.items():
+                if name not in creating and self.called_functions(function) & creating:
+                    creating.add(name)
+                    changed = True
+        return frozenset(creating)
+
+    def called_functions(self, node: cst.CSTNode) -> set[str]:
+        """Names of the module-level functions that `node` calls directly."""
+        return {
+            call.func.value
+            for call in self.findall(node, m.Call(func=m.Name()))
+            if call.func.value in self.functions  # type: ignore[union-attr]
+        }
+
+    def decorator_names(self, function: cst.FunctionDef) -> list[str]:
+        names = []
+        for decorator in function.decorators:
+            target = decorator.decorator
+            if isinstance(target, cst.Call):
+                target = target.func
+            names.append(self.qualname(target) or "")
+        return names
+
+    def suppressions(self) -> Iterator[tuple[int, cst.Comment]]:
+        """(line, comment) for every comment in the module."""
+        for comment in self.findall(self.tree, m.Comment()):
+            yield self.positions[comment].start.line, comment  # type: ignore[misc]
+
+
+class ModelClass:
+    """One TFF model class: its members (own and inherited within the module) and variables."""
+
+    def __init__(self, module: SourceModule, node: cst.ClassDef) -> None:
+        self.module = module
+        self.node = node
+        self.name = node.name.value
+        self.flavour = module.model_flavour(node)
+        self.members: dict[str, cst.FunctionDef] = {}
+        for cls in reversed(self._lineage(node)):
+            for item in cls.body.body:
+                if isinstance(item, cst.FunctionDef):
+                    self.members[item.name.value] = item
+
+    def _lineage(self, node: cst.ClassDef) -> list[cst.ClassDef]:
+        lineage, current, seen = [node], node, {node.name.value}
+        while True:
+            parents = [
+                self.module.classes[name]
+                for base in current.bases
+                if (name := self.module.qualname(base.value) or "")
+                in self.module.classes
+                and name not in seen
+            ]
+            if not parents:
+                return lineage
+            current = parents[0]
+            seen.add(current.name.value)
+            lineage.append(current)
+
+    @property
+    def is_abstract(self) -> bool:
+        """A base for other model classes of the module, or one with abstract methods."""
+        for other in self.module.classes.values():
+            if other is not self.node and any(
+                self.module.qualname(base.value) == self.name for base in other.bases
+            ):
+                return True
+        return any(
+            "abc.abstractmethod" in self.module.decorator_names(f)
+            for f in self.members.values()
+        )
+
+    def is_property(self, function: cst.FunctionDef) -> bool:
+        return any(
+            name in ("property", "functools.cached_property")
+            for name in self.module.decorator_names(function)
+        )
+
+    @property
+    def claims_classic(self) -> bool:
+        """Whether the class promises the classic contract (and so all of it)."""
+        return (
+            self.module.generated
+            or self.flavour in ("classic", "trainable")
+            or "report_local_outputs" in self.members
+            or "federated_output_computation" in self.members
+        )
+
+    @property
+    def claims_trainable(self) -> bool:
+        return (
+            self.module.generated
+            or self.flavour == "trainable"
+            or "train_on_batch" in self.members
+        )
+
+    # -- variables ------------------------------------------------------------
+
+    @functools.cached_property
+    def variable_roots(self) -> dict[str, cst.CSTNode]:
+        """`self.<attr>` assigned in `__init__` from an expression that creates variables."""
+        init = self.members.get("__init__")
+        roots: dict[str, cst.CSTNode] = {}
+        if init is None:
+            return roots
+        for assign in self.module.findall(init, m.Assign() | m.AnnAssign()):
+            targets = (
+                [t.target for t in assign.targets]  # type: ignore[union-attr]
+                if isinstance(assign, cst.Assign)
+                else [assign.target]  # type: ignore[union-attr]
+            )
+            value = assign.value  # type: ignore[union-attr]
+            if value is None or not self.creates_variables(value):
+                continue
+            for target in targets:
+                if m.matches(target, m.Attribute(value=m.Name("self"))):
+                    roots.setdefault(target.attr.value, target)  # type: ignore[union-attr]
+        return roots
+
+    def creates_variables(self, expr: cst.CSTNode) -> bool:
+        calls = self.module.findall(expr, m.Call())
+        return any(self.module.is_variable_constructor(c) for c in calls) or bool(
+            self.module.called_functions(expr) & self.module.variable_functions
+        )
+
+    @functools.cached_property
+    def listings(self) -> dict[str, list[tuple[str, cst.CSTNode]]]:
+        """For each collection property: the `self.<path>` expressions it lists, in order."""
+        result: dict[str, list[tuple[str, cst.CSTNode]]] = {}
+        for name in COLLECTIONS:
+            function = self.members.get(name)
+            if function is None:
+                continue
+            paths = []
+            for node in _self_paths(self.module, function):
+                path = _self_path(node)
+                if path is not None and path.split(".")[0] not in COLLECTIONS + (
+                    "weights",
+                ):
+                    paths.append((path, node))
+            result[name] = paths
+        return result
+
+    def collection_of(self, path: str) -> Optional[str]:
+        """The collection whose property lists `self.<path>` (or a parent or child of it)."""
+        for name, paths in self.listings.items():
+            for listed, _ in paths:
+                if (
+                    path == listed
+                    or path.startswith(listed + ".")
+                    or listed.startswith(path + ".")
+                ):
+                    return name
+        return None
+
+    # -- method bodies --------------------------------------------------------
+
+    def reachable(self, start: str) -> list[tuple[str, cst.FunctionDef]]:
+        """`start` and every method or module-level function it calls, transitively."""
+        seen: set[str] = set()
+        order: list[tuple[str, cst.FunctionDef]] = []
+        pending = [("self", start)]
+        while pending:
+            owner, name = pending.pop(0)
+            key = f"{owner}.{name}"
+            table = self.members if owner == "self" else self.module.functions
+            if key in seen or name not in table:
+                continue
+            seen.add(key)
+            function = table[name]
+            order.append((name if owner == "self" else f"{name}()", function))
+            for call in self.module.findall(
+                function, m.Call(func=m.Attribute(value=m.Name("self")))
+            ):
+                pending.append(("self", call.func.attr.value))  # type: ignore[union-attr]
+            for called in sorted(self.module.called_functions(function)):
+                pending.append(("module", called))
+        return order
+
+    def classify(self, expr: cst.CSTNode, scope: Scope) -> Kind:
+        """Which collection the variable(s) that `expr` evaluates to belong to."""
+        if isinstance(expr, cst.Name):
+            bound = scope.bindings.get(expr.value)
+            if not bound:
+                return UNKNOWN
+            kinds = {self.classify_bound(b, scope) for b in bound}
+            return kinds.pop() if len(kinds) == 1 else UNKNOWN
+        if isinstance(expr, cst.Subscript):
+            return self.classify(expr.value, scope)
+        if isinstance(expr, cst.Call) and m.matches(
+            expr.func, m.Name("list") | m.Name("tuple")
+        ):
+            return self.classify(expr.args[0].value, scope) if expr.args else UNKNOWN
+        path = _self_path(expr)
+        if path is None:
+            return UNKNOWN
+        head = path.split(".")[0]
+        if head in COLLECTIONS:
+            return Kind(head)
+        if path in ("weights.trainable", "weights.non_trainable"):
+            return Kind(path.replace("weights.", "") + "_variables")
+        if head == "weights":
+            return Kind("weights")
+        return Kind(self.collection_of(path), path)
+
+    def classify_bound(self, bound: Binding, scope: Scope) -> Kind:
+        value = bound.value
+        for step in bound.steps:
+            if step == "element":
+                continue
+            if isinstance(value, cst.Call) and m.matches(value.func, m.Name("zip")):
+                if step >= len(value.args):
+                    return UNKNOWN
+                value = value.args[step].value
+            elif isinstance(value, cst.Call) and m.matches(
+                value.func, m.Name("enumerate")
+            ):
+                if step != 1 or not value.args:
+                    return UNKNOWN
+                value = value.args[0].value
+            else:
+                return UNKNOWN
+        return self.classify(value, scope)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A name bound to `value`, or to an element of it reached by `steps`.
+
+    Steps: "element" (one item of an iterable) or an int (position in a
+    tuple target unpacked from `zip(...)` / `enumerate(...)`).
+    """
+
+    value: cst.BaseExpression
+    steps: tuple = ()
+
+
+class Scope:
+    """The names a function binds by assignment, `for`, `with ... as` and comprehensions."""
+
+    def __init__(self, module: SourceModule, function: FunctionNode) -> None:
+        self.bindings: dict[str, list[Binding]] = {}
+        for node in module.findall(
+            function, m.Assign() | m.For() | m.CompFor() | m.WithItem()
+        ):
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    self._bind(target.target, Binding(node.value))
+            elif isinstance(node, (cst.For, cst.CompFor)):
+                self._bind(node.target, Binding(node.iter, ("element",)))
+            elif isinstance(node, cst.WithItem) and node.asname is not None:
+                self._bind(node.asname.name, Binding(node.item))
+
+    def _bind(self, target: cst.CSTNode, binding: Binding) -> None:
+        if isinstance(target, cst.Name):
+            self.bindings.setdefault(target.value, []).append(binding)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for index, element in enumerate(target.elements):
+                self._bind(
+                    element.value, Binding(binding.value, (*binding.steps, index))
+                )
+
+
+def assignments_in(
+    module: SourceModule, node: cst.CSTNode
+) -> Iterator[tuple[cst.Call, Optional[cst.BaseExpression]]]:
+    """(call, receiver) for every variable write in `node`.
+
+    Writes are `v.assign*` / `v.scatter_*` method calls, the `tf.compat.v1`
+    and `tf.raw_ops` assign functions, and `optimizer.apply_gradients(zip(g, v))`
+    (the receiver is then `v`). The receiver is None when it cannot be told.
+    """
+    for call in module.findall(node, m.Call()):
+        assert isinstance(call, cst.Call)
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            attr = func.attr.value
+            if attr in ASSIGN_METHODS or attr.startswith("scatter_"):
+                name = module.qualname(func) or ""
+                if name.startswith("tensorflow.") and call.args:
+                    yield call, call.args[0].value
+                elif not name.startswith("tensorflow."):
+                    yield call, func.value
+                continue
+            if attr == "apply_gradients":
+                pairs = call.args[0].value if call.args else None
+                if (
+                    isinstance(pairs, cst.Call)
+                    and m.matches(pairs.func, m.Name("zip"))
+                    and len(pairs.args) == 2
+                ):
+                    yield call, pairs.args[1].value
+                else:
+                    yield call, None
+                continue
+        name = module.call_name(call) or ""
+        if name in ASSIGN_FUNCTIONS or name.startswith(
+            ("tensorflow.compat.v1.scatter_", "tensorflow.raw_ops.ResourceScatter")
+        ):
+            yield call, (call.args[0].value if call.args else None)
+
+
+def _dotted(node: cst.CSTNode) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _self_path(node: cst.CSTNode) -> Optional[str]:
+    """ "a.b" for `self.a.b`; None for anything else."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name) and node.value == "self" and parts:
+        return ".".join(reversed(parts))
+    return None
+
+
+def _self_paths(module: SourceModule, function: cst.CSTNode) -> Iterator[cst.Attribute]:
+    """The outermost `self.a.b...` attribute chains in `function`, in source order."""
+    inner: set[int] = set()
+    for node in module.findall(function, m.Attribute()):
+        if id(node) in inner:
+            continue
+        if _self_path(node) is not None:
+            current = node.value
+            while isinstance(current, cst.Attribute):
+                inner.add(id(current))
+                current = current.value
+            yield node  # type: ignore[misc]
+
+
+def self_path(node: cst.CSTNode) -> Optional[str]:
+    """Public alias of the `self.<path>` reader, for passes."""
+    return _self_path(node)
+
+
+def resolve_local(value: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+    """Follows a name bound once by plain assignment to its value."""
+    seen = 0
+    while isinstance(value, cst.Name) and seen < 10:
+        bound = scope.bindings.get(value.value, [])
+        if len(bound) != 1 or bound[0].steps:
+            break
+        value = bound[0].value
+        seen += 1
+    return value
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The child nodes of `node`, read from its dataclass fields in declaration order."""
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(node))
+        _FIELDS[type(node)] = names
+    children: list[cst.CSTNode] = []
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            children.append(value)
+        elif isinstance(value, (tuple, list)):
+            children.extend(v for v in value if isinstance(v, cst.CSTNode))
+    return children
+
+
+_TYPES: dict[int, tuple[type, ...]] = {}
+
+
+def _matcher_types(matcher: m.BaseMatcherNode) -> tuple[type, ...]:
+    """The node classes a matcher can match (a `|` of matchers gives several)."""
+    options = matcher.options if isinstance(matcher, m.OneOf) else (matcher,)
+    return tuple(getattr(cst, type(option).__name__) for option in options)
+
+
+def structure_keys(
+    module: SourceModule, value: cst.CSTNode
+) -> Optional[list[tuple[str, cst.CSTNode]]]:
+    """(key, node) of the mapping `value` builds: a dict literal, `OrderedDict(...)`, or
+    `OrderedDict(... for name in NAMES)` over a module-level tuple of strings."""
+    if isinstance(value, cst.Dict):
+        keys = []
+        for element in value.elements:
+            if not isinstance(element, cst.DictElement) or not isinstance(
+                element.key, cst.SimpleString
+            ):
+                return None
+            keys.append((element.key.evaluated_value, element.key))
+        return keys  # type: ignore[return-value]
+    if not isinstance(value, cst.Call):
+        return None
+    name = module.call_name(value)
+    if name == "tensorflow_federated.federated_zip" and value.args:
+        return structure_keys(module, value.args[0].value)
+    if name not in ("collections.OrderedDict", "dict"):
+        return None
+    if value.args and all(arg.keyword is not None for arg in value.args):
+        return [(arg.keyword.value, arg.keyword) for arg in value.args]  # type: ignore[union-attr]
+    if len(value.args) == 1 and isinstance(
+        value.args[0].value, (cst.GeneratorExp, cst.ListComp)
+    ):
+        loop = value.args[0].value.for_in
+        names = (
+            module.assignments.get(loop.iter.value)
+            if isinstance(loop.iter, cst.Name)
+            else None
+        )
+        if isinstance(names, (cst.Tuple, cst.List)) and all(
+            isinstance(e.value, cst.SimpleString) for e in names.elements
+        ):
+            return [(e.value.evaluated_value, value) for e in names.elements]  # type: ignore[union-attr]
+    return None

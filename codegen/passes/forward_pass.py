@@ -1,0 +1,304 @@
+"""WG301 forward-pass: `forward_pass` changes no model weight, returns a full BatchOutput, reads declared inputs.
+
+TFF's contract: `forward_pass` computes the loss and predictions of one batch
+and may update local (metric) variables, but must never modify a trainable or
+non-trainable variable; evaluation (`build_fed_eval`) and the server rely on
+it. The pass follows every variable write (`assign`, `assign_add`,
+`assign_sub`, `scatter_*`, the `tf.compat.v1` and `tf.raw_ops` assign
+functions, `apply_gradients`) in `forward_pass` and in each method or
+module-level function it calls, through local names, `for` loops over a
+collection and `zip(...)`; only writes provably to a local variable pass.
+`forward_pass` must return `tff.learning.models.BatchOutput` with `loss`,
+`predictions` and `num_examples` (FedAvg weights clients by `num_examples`),
+and may read from its batch only the keys `input_spec` declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Optional
+
+import libcst as cst
+import libcst.matchers as m
+
+from codegen.passes.analysis import (
+    Finding,
+    ModelClass,
+    Scope,
+    SourceModule,
+    assignments_in,
+    resolve_local,
+    structure_keys,
+)
+
+CODE = "WG301"
+NAME = "forward-pass"
+MESSAGE = "forward_pass writes a model weight, returns an incomplete BatchOutput, or reads an undeclared input"
+
+BATCH_OUTPUT_FIELDS = ("loss", "predictions", "num_examples")
+
+VALID = (
+    """\
+import collections
+
+import tensorflow as tf
+import tensorflow_federated as tff
+
+INPUT_SPEC = collections.OrderedDict(
+    x=tf.TensorSpec([None, 2], tf.float32), y=tf.TensorSpec([None, 1], tf.float32)
+)
+
+
+class Model(tff.learning.models.VariableModel):
+    def __init__(self):
+        self._w = tf.Variable(tf.zeros([2, 1]))
+        self._loss_sum = tf.Variable(0.0)
+        self._seen = tf.Variable(0)
+
+    @property
+    def trainable_variables(self):
+        return [self._w]
+
+    @property
+    def local_variables(self):
+        return [self._loss_sum, self._seen]
+
+    @property
+    def input_spec(self):
+        return INPUT_SPEC
+
+    def predict_on_batch(self, x, training=True):
+        return tf.matmul(x, self._w)
+
+    def forward_pass(self, batch_input, training=True):
+        predictions = self.predict_on_batch(batch_input["x"], training)
+        loss = tf.reduce_mean(tf.square(predictions - batch_input["y"]))
+        self._count(tf.shape(predictions)[0])
+        self._loss_sum.assign_add(loss)
+        output = tff.learning.models.BatchOutput(
+            loss=loss, predictions=predictions, num_examples=tf.shape(predictions)[0]
+        )
+        return output
+
+    def _count(self, n):
+        for variable in self.local_variables[1:]:
+            variable.assign_add(n)
+""",
+)
+
+_MODEL = """\
+import tensorflow as tf
+import tensorflow_federated as tff
+
+
+class Model(tff.learning.models.VariableModel):
+    def __init__(self):
+        self._w = tf.Variable(tf.zeros([2, 1]))
+        self._loss_sum = tf.Variable(0.0)
+
+    @property
+    def trainable_variables(self):
+        return [self._w]
+
+    @property
+    def local_variables(self):
+        return [self._loss_sum]
+
+    @property
+    def input_spec(self):
+        return {"x": tf.TensorSpec([None, 2]), "y": tf.TensorSpec([None, 1])}
+
+    def forward_pass(self, batch_input, training=True):
+        predictions = tf.matmul(batch_input["x"], self._w)
+        loss = tf.reduce_mean(tf.square(predictions - batch_input["y"]))
+"""
+_RETURN = (
+    "        return tff.learning.models.BatchOutput(\n"
+    "            loss=loss, predictions=predictions, num_examples=tf.shape(predictions)[0]\n"
+    "        )\n"
+)
+
+INVALID = (
+    # A direct write to a trainable variable.
+    (25, 9, _MODEL + "        self._w.assign_add(tf.ones([2, 1]))\n" + _RETURN),
+    # A write through the collection property.
+    (
+        25,
+        9,
+        _MODEL
+        + "        self.trainable_variables[0].assign(self._w * 0.9)\n"
+        + _RETURN,
+    ),
+    # A write through a loop over the weights.
+    (
+        26,
+        13,
+        _MODEL
+        + "        for weight in self.weights.trainable:\n"
+        + "            weight.assign_sub(0.1 * weight)\n"
+        + _RETURN,
+    ),
+    # A write hidden in a private helper that forward_pass calls.
+    (
+        31,
+        9,
+        _MODEL
+        + "        self._decay()\n"
+        + _RETURN
+        + "\n    def _decay(self):\n"
+        + "        self._w.assign(self._w * 0.99)\n",
+    ),
+    # BatchOutput without num_examples.
+    (
+        25,
+        16,
+        _MODEL
+        + "        return tff.learning.models.BatchOutput(loss=loss, predictions=predictions)\n",
+    ),
+    # Not a BatchOutput at all.
+    (25, 16, _MODEL + "        return loss, predictions\n"),
+    # Reads a key that input_spec does not declare.
+    (25, 30, _MODEL + '        weight = batch_input["w"]\n' + _RETURN),
+)
+
+
+def check(module: SourceModule) -> Iterator[Finding]:
+    for model in module.models:
+        if "forward_pass" in model.members:
+            yield from _purity(module, model)
+            yield from _batch_output(module, model)
+            yield from _input_keys(module, model)
+
+
+def _purity(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
+    for label, function in model.reachable("forward_pass"):
+        scope = Scope(module, function)
+        where = (
+            "`forward_pass`"
+            if label == "forward_pass"
+            else f"`{label}` (called from forward_pass)"
+        )
+        for call, receiver in assignments_in(module, function):
+            kind = model.classify(receiver, scope) if receiver is not None else None
+            if kind is not None and kind.is_local:
+                continue
+            target = (
+                module.code_for(receiver)
+                if receiver is not None
+                else module.code_for(call)
+            )
+            if kind is not None and kind.collection is not None:
+                what = kind.collection.replace("_variables", "").replace("_", "-")
+                message = f"{where} writes to a {what} variable (`{target}`); it may change only local variables"
+            else:
+                message = f"{where} writes to `{target}`, which is not shown to be a local variable"
+            yield module.finding(call, CODE, message)
+
+
+def _batch_output(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
+    yield from _check_returns(module, model, model.members["forward_pass"], set())
+
+
+def _check_returns(
+    module: SourceModule, model: ModelClass, function: cst.FunctionDef, seen: set[str]
+) -> Iterator[Finding]:
+    seen.add(function.name.value)
+    scope = Scope(module, function)
+    for ret in module.returns(function):
+        value = resolve_local(ret.value, scope) if ret.value is not None else None
+        if isinstance(value, cst.Call):
+            name = module.call_name(value) or ""
+            if name.split(".")[-1] == "BatchOutput":
+                given = {
+                    arg.keyword.value if arg.keyword else BATCH_OUTPUT_FIELDS[i]
+                    for i, arg in enumerate(value.args)
+                    if arg.keyword or i < len(BATCH_OUTPUT_FIELDS)
+                }
+                missing = [f for f in BATCH_OUTPUT_FIELDS if f not in given]
+                if missing:
+                    yield module.finding(
+                        value,
+                        CODE,
+                        f"`forward_pass` returns a BatchOutput without {', '.join(f'`{f}`' for f in missing)}",
+                    )
+                continue
+            callee = _callee(module, model, value)
+            if callee is not None and callee.name.value not in seen:
+                yield from _check_returns(module, model, callee, seen)
+            continue
+        if (
+            value is None
+            or isinstance(
+                value,
+                (
+                    cst.Tuple,
+                    cst.List,
+                    cst.Dict,
+                    cst.BaseNumber,
+                    cst.BaseString,
+                    cst.DictComp,
+                ),
+            )
+            or m.matches(value, m.Name("None"))
+        ):
+            yield module.finding(
+                ret.value if ret.value is not None else ret,
+                CODE,
+                "`forward_pass` must return `tff.learning.models.BatchOutput(loss=..., "
+                "predictions=..., num_examples=...)`",
+            )
+
+
+def _callee(
+    module: SourceModule, model: ModelClass, call: cst.Call
+) -> Optional[cst.FunctionDef]:
+    if m.matches(call.func, m.Attribute(value=m.Name("self"))):
+        return model.members.get(call.func.attr.value)  # type: ignore[union-attr]
+    if isinstance(call.func, cst.Name):
+        return module.functions.get(call.func.value)
+    return None
+
+
+def _input_keys(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
+    declared = _declared_keys(module, model)
+    function = model.members["forward_pass"]
+    params = [*function.params.posonly_params, *function.params.params]
+    if declared is None or len(params) < 2:
+        return
+    batch = params[1].name.value
+    for node in module.findall(function, m.Subscript(value=m.Name(batch))):
+        assert isinstance(node, cst.Subscript)
+        key = _string_index(node)
+        if key is not None and key[0] not in declared:
+            yield module.finding(
+                key[1],
+                CODE,
+                f"`forward_pass` reads batch key {key[0]!r}, which `input_spec` does not "
+                f"declare (declared: {', '.join(sorted(declared))})",
+            )
+
+
+def _string_index(node: cst.Subscript) -> Optional[tuple[str, cst.CSTNode]]:
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    value = node.slice[0].slice.value
+    if isinstance(value, cst.SimpleString):
+        return value.evaluated_value, value  # type: ignore[return-value]
+    return None
+
+
+def _declared_keys(module: SourceModule, model: ModelClass) -> Optional[set[str]]:
+    function = model.members.get("input_spec")
+    if function is None:
+        return None
+    found = module.returns(function)
+    if len(found) != 1 or found[0].value is None:
+        return None
+    value = found[0].value
+    for _ in range(5):
+        if isinstance(value, cst.Name) and value.value in module.assignments:
+            value = module.assignments[value.value]
+        else:
+            break
+    keys = structure_keys(module, value)
+    return None if keys is None else {key for key, _ in keys}

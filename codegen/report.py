@@ -1,0 +1,63 @@
+"""`wrapgen verify`: run the verifier over files and print findings as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+from codegen.errors import WrapgenError
+from codegen.passes import BY_CODE
+from codegen.verify import IGNORE_CODE, Finding, python_files, verify_file
+
+Echo = Callable[..., None]
+
+
+def verify_paths(
+    paths: Sequence[Path], output_format: str, codes: Optional[list[str]], echo: Echo
+) -> int:
+    """Verify every file under `paths`, print the findings, return the exit code."""
+    findings: list[Finding] = []
+    exit_code = 0
+    for path in python_files(paths):
+        try:
+            found = verify_file(path)
+        except WrapgenError as error:
+            echo(str(error), err=True)
+            exit_code = max(exit_code, error.exit_code)
+            continue
+        if codes is not None:
+            found = [f for f in found if f.code in codes or f.code == IGNORE_CODE]
+        findings.extend(found)
+    findings.sort()
+    if output_format == "json":
+        echo(json.dumps([asdict(f) for f in findings], indent=2))
+    else:
+        for finding in findings:
+            echo(str(finding))
+    if findings:
+        exit_code = max(exit_code, 1)
+    return exit_code
+
+
+def unknown_codes(codes: Sequence[str]) -> list[str]:
+    return [code for code in codes if code not in BY_CODE]
+
+
+def describe_rules(code: Optional[str]) -> tuple[str, int]:
+    """The rule table, or one rule's documentation; exit code 2 for an unknown code."""
+    if code is None:
+        lines = [
+            f"{rule.CODE}  {rule.NAME:<15} {rule.MESSAGE}" for rule in BY_CODE.values()
+        ]
+        lines.append(
+            f"{IGNORE_CODE}  {'ignore-comment':<15} a `# wrapgen: ignore[...]` "
+            "comment names no rule or an unknown one"
+        )
+        return "\n".join(lines), 0
+    rule = BY_CODE.get(code)
+    if rule is None:
+        return f"--explain: unknown rule code {code!r} (rules: {', '.join(BY_CODE)})", 2
+    return (rule.__doc__ or "").strip(), 0
