@@ -9,6 +9,7 @@ modules never honour such comments.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -60,10 +61,7 @@ def verify_source(
             keras_builder_problem=keras_builder_problem,
         )
     except cst.ParserSyntaxError as exc:
-        raise UnparsableSource(
-            f"{path}:{exc.raw_line}:{exc.raw_column + 1}: not valid Python: "
-            f"{exc.message}"
-        ) from None
+        raise UnparsableSource(_syntax_error(source, path, exc)) from None
     chosen = set(select) if select is not None else set(BY_CODE)
     findings: list[Finding] = []
     for rule in PASSES:
@@ -79,6 +77,17 @@ def verify_source(
     if not module.generated:
         findings = _apply_ignores(module, findings)
     return sorted(set(findings))
+
+
+def _syntax_error(source: str, path: str, exc: cst.ParserSyntaxError) -> str:
+    """A located message; Python's own parser (which runs nothing) words it best."""
+    try:
+        ast.parse(source, filename=path)
+    except SyntaxError as error:
+        return f"{path}:{error.lineno}:{error.offset or 1}: not valid Python: {error.msg}"
+    except ValueError as error:  # null bytes
+        return f"{path}:1:1: not valid Python: {error}"
+    return f"{path}:{exc.raw_line}:{exc.raw_column + 1}: not valid Python: {exc.message}"
 
 
 def _apply_ignores(module: SourceModule, findings: list[Finding]) -> list[Finding]:

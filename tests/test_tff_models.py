@@ -313,3 +313,54 @@ def test_run_command_leaves_no_worker_process():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "round 1: loss" in result.stdout
     assert "workers left: []" in result.stdout
+
+
+def _linear_clients(clients: int, examples: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    true_a, true_b = np.array([[2.0], [-1.0]], np.float32), 0.5
+    data = []
+    for _ in range(clients):
+        x = rng.normal(size=(examples, 2)).astype(np.float32)
+        y = (x @ true_a + true_b).astype(np.float32)
+        data.append(
+            tf.data.Dataset.from_tensor_slices(collections.OrderedDict(x=x, y=y)).batch(16)
+        )
+    return data
+
+
+def test_handwritten_model_that_verifies_clean_trains_with_fed_avg_and_fed_eval():
+    from codegen.verify import verify_file
+
+    path = ROOT / "tests" / "handwritten" / "linear_regression.py"
+    assert verify_file(path) == []
+    module = import_module_file(path, "handwritten_linear_regression")
+    data = _linear_clients(clients=3, examples=64)
+    process = tff.learning.algorithms.build_weighted_fed_avg(
+        module.model_fn,
+        client_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=0.1),
+    )
+    state = process.initialize()
+    losses = []
+    for _ in range(5):
+        result = process.next(state, data)
+        state = result.state
+        losses.append(float(train_metrics(result)["loss"]))
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert int(train_metrics(result)["num_examples"]) == 3 * 64
+    evaluation = tff.learning.algorithms.build_fed_eval(module.model_fn)
+    eval_state = evaluation.set_model_weights(
+        evaluation.initialize(), process.get_model_weights(state)
+    )
+    eval_metrics = evaluation.next(eval_state, data).metrics["client_work"]["eval"][
+        "current_round_metrics"
+    ]
+    assert float(eval_metrics["loss"]) < losses[0]
+    # The classic members work too: train_on_batch, then the federated aggregation.
+    model = module.model_fn()
+    for batch in data[0]:
+        model.train_on_batch(batch)
+    assert float(model.non_trainable_variables[0].numpy()) == 1.0
+    outputs = model.report_local_outputs()
+    aggregated = model.federated_output_computation([outputs, outputs])
+    assert int(aggregated["num_examples"]) == 2 * 64
+    assert math.isclose(float(aggregated["loss"]), float(outputs["loss"]), rel_tol=1e-6)
