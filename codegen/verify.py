@@ -84,10 +84,14 @@ def _syntax_error(source: str, path: str, exc: cst.ParserSyntaxError) -> str:
     try:
         ast.parse(source, filename=path)
     except SyntaxError as error:
-        return f"{path}:{error.lineno}:{error.offset or 1}: not valid Python: {error.msg}"
+        return (
+            f"{path}:{error.lineno}:{error.offset or 1}: not valid Python: {error.msg}"
+        )
     except ValueError as error:  # null bytes
         return f"{path}:1:1: not valid Python: {error}"
-    return f"{path}:{exc.raw_line}:{exc.raw_column + 1}: not valid Python: {exc.message}"
+    return (
+        f"{path}:{exc.raw_line}:{exc.raw_column + 1}: not valid Python: {exc.message}"
+    )
 
 
 def _apply_ignores(module: SourceModule, findings: list[Finding]) -> list[Finding]:

@@ -421,10 +421,18 @@ class ModelClass:
             paths = []
             for node in _self_paths(self.module, function):
                 path = _self_path(node)
-                if path is not None and path.split(".")[0] not in COLLECTIONS + (
-                    "weights",
-                ):
-                    paths.append((path, node))
+                if path is None or path.split(".")[0] in COLLECTIONS + ("weights",):
+                    continue
+                parent = self.module.parent(node)
+                if isinstance(parent, cst.Call) and parent.func is node:
+                    method = self._called_method(parent)
+                    if method is not None:
+                        returned = (
+                            self.paths_of(parent, Scope(self.module, method)) or ()
+                        )
+                        paths.extend((p, node) for p in sorted(returned))
+                        continue
+                paths.append((path, node))
             result[name] = paths
         return result
 
@@ -466,48 +474,110 @@ class ModelClass:
 
     def classify(self, expr: cst.CSTNode, scope: Scope) -> Kind:
         """Which collection the variable(s) that `expr` evaluates to belong to."""
+        paths = self.paths_of(expr, scope)
+        if not paths:
+            return UNKNOWN
+        kinds = {self._path_collection(path) for path in paths}
+        if len(kinds) != 1 or None in kinds:
+            return UNKNOWN
+        (single,) = paths if len(paths) == 1 else (None,)
+        if single is not None and single.split(".")[0] in COLLECTIONS + ("weights",):
+            single = None
+        return Kind(kinds.pop(), single)
+
+    def _path_collection(self, path: str) -> Optional[str]:
+        head = path.split(".")[0]
+        if head in COLLECTIONS:
+            return head
+        if path in ("weights.trainable", "weights.non_trainable"):
+            return path.replace("weights.", "") + "_variables"
+        if head == "weights":
+            return "weights"
+        return self.collection_of(path)
+
+    def paths_of(
+        self, expr: cst.CSTNode, scope: Scope, depth: int = 0
+    ) -> Optional[frozenset[str]]:
+        """The `self.<path>`s whose variables `expr` may evaluate to; None when unknown.
+
+        Follows local names (assignments, `for` targets, `zip`/`enumerate`
+        unpacking), list and tuple literals, `+`, subscripts, `list(...)`,
+        and calls of methods of the class (through what they return).
+        """
+        if depth > 8:
+            return None
+        parts: list[cst.CSTNode] = []
         if isinstance(expr, cst.Name):
             bound = scope.bindings.get(expr.value)
             if not bound:
-                return UNKNOWN
-            kinds = {self.classify_bound(b, scope) for b in bound}
-            return kinds.pop() if len(kinds) == 1 else UNKNOWN
-        if isinstance(expr, cst.Subscript):
-            return self.classify(expr.value, scope)
-        if isinstance(expr, cst.Call) and m.matches(
-            expr.func, m.Name("list") | m.Name("tuple")
+                return None
+            for binding in bound:
+                value = _follow(binding)
+                if value is None:
+                    return None
+                parts.append(value)
+        elif isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            parts = [element.value for element in expr.elements]
+        elif isinstance(expr, cst.Subscript):
+            parts = [expr.value]
+        elif isinstance(expr, cst.BinaryOperation) and isinstance(
+            expr.operator, cst.Add
         ):
-            return self.classify(expr.args[0].value, scope) if expr.args else UNKNOWN
-        path = _self_path(expr)
-        if path is None:
-            return UNKNOWN
-        head = path.split(".")[0]
-        if head in COLLECTIONS:
-            return Kind(head)
-        if path in ("weights.trainable", "weights.non_trainable"):
-            return Kind(path.replace("weights.", "") + "_variables")
-        if head == "weights":
-            return Kind("weights")
-        return Kind(self.collection_of(path), path)
-
-    def classify_bound(self, bound: Binding, scope: Scope) -> Kind:
-        value = bound.value
-        for step in bound.steps:
-            if step == "element":
-                continue
-            if isinstance(value, cst.Call) and m.matches(value.func, m.Name("zip")):
-                if step >= len(value.args):
-                    return UNKNOWN
-                value = value.args[step].value
-            elif isinstance(value, cst.Call) and m.matches(
-                value.func, m.Name("enumerate")
-            ):
-                if step != 1 or not value.args:
-                    return UNKNOWN
-                value = value.args[0].value
+            parts = [expr.left, expr.right]
+        elif isinstance(expr, cst.Call):
+            method = self._called_method(expr)
+            if method is not None:
+                inner = Scope(self.module, method)
+                found: set[str] = set()
+                for ret in self.module.returns(method):
+                    if ret.value is None:
+                        return None
+                    paths = self.paths_of(ret.value, inner, depth + 1)
+                    if paths is None:
+                        return None
+                    found |= paths
+                return frozenset(found)
+            if m.matches(expr.func, m.Name("list") | m.Name("tuple")) and expr.args:
+                parts = [expr.args[0].value]
             else:
-                return UNKNOWN
-        return self.classify(value, scope)
+                return None
+        else:
+            path = _self_path(expr)
+            return None if path is None else frozenset({path})
+        result: set[str] = set()
+        for part in parts:
+            paths = self.paths_of(part, scope, depth + 1)
+            if paths is None:
+                return None
+            result |= paths
+        return frozenset(result)
+
+    def _called_method(self, call: cst.Call) -> Optional[cst.FunctionDef]:
+        """The method of this class that `call` (`self.name(...)`) calls, if any."""
+        if m.matches(call.func, m.Attribute(value=m.Name("self"))):
+            method = self.members.get(call.func.attr.value)  # type: ignore[union-attr]
+            if method is not None and not self.is_property(method):
+                return method
+        return None
+
+
+def _follow(binding: Binding) -> Optional[cst.BaseExpression]:
+    """The expression a binding takes its value from, through `zip`/`enumerate` unpacking."""
+    value = binding.value
+    for step in binding.steps:
+        if step == "element":
+            continue
+        if isinstance(value, cst.Call) and m.matches(value.func, m.Name("zip")):
+            if step >= len(value.args):
+                return None
+            value = value.args[step].value
+        elif isinstance(value, cst.Call) and m.matches(value.func, m.Name("enumerate")):
+            if step != 1 or not value.args:
+                return None
+            value = value.args[0].value
+        else:
+            return None
+    return value
 
 
 @dataclass(frozen=True)

@@ -320,22 +320,37 @@ def _listed_once(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
 def _reset_all(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
     if "reset_metrics" not in model.members or "local_variables" not in model.listings:
         return
-    reset_paths: set[str] = set()
+    covered: set[str] = set()
     for _, function in model.reachable("reset_metrics"):
+        for call in module.findall(function, _SELF_CALL):
+            if call.func.attr.value not in model.members:
+                return  # calls something on self it cannot follow: no claim
         scope = Scope(module, function)
-        for _call, receiver in assignments_in(module, function):
-            if receiver is None:
+        receivers = [receiver for _, receiver in assignments_in(module, function)]
+        receivers += [
+            call.func.value for call in module.findall(function, _RESET_STATE)
+        ]
+        for receiver in receivers:
+            paths = model.paths_of(receiver, scope) if receiver is not None else None
+            if paths is None:
+                if module.findall(function, _LOCAL_VARIABLES):
+                    return  # e.g. tf.nest.map_structure over self.local_variables
                 continue
-            kind = model.classify(receiver, scope)
-            if kind.collection == "local_variables" and kind.path is None:
+            if "local_variables" in paths:
                 return  # resets the whole collection
-            if kind.path is not None:
-                reset_paths.add(kind.path)
+            covered |= paths
     function = model.members["reset_metrics"]
     for path, _ in model.listings["local_variables"]:
-        if not any(path == p or path.startswith(p + ".") for p in reset_paths):
+        if not any(path == p or path.startswith(p + ".") for p in covered):
             yield module.finding(
                 function.name,
                 CODE,
                 f"`reset_metrics` does not reset local variable `self.{path}`",
             )
+
+
+_SELF_CALL = m.Call(func=m.Attribute(value=m.Name("self")))
+_RESET_STATE = m.Call(
+    func=m.Attribute(attr=m.Name("reset_state") | m.Name("reset_states"))
+)
+_LOCAL_VARIABLES = m.Attribute(value=m.Name("self"), attr=m.Name("local_variables"))
