@@ -42,7 +42,9 @@ def main(rounds: int) -> None:
     subprocess.run(
         [sys.executable, "-m", "codegen", "verify", *map(str, FILES)], check=True
     )
-    print(f"cold `wrapgen verify` process on the same files: {(time.perf_counter() - start) * 1000:.0f} ms")
+    print(
+        f"cold `wrapgen verify` process on the same files: {(time.perf_counter() - start) * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ planner turns each chosen entry into code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 REQUIRED = object()
 """Default marker for a parameter that must be given."""
@@ -35,7 +34,7 @@ class Entry:
     summary: str
     params: tuple[tuple[str, Param], ...] = ()
 
-    def param(self, name: str) -> Optional[Param]:
+    def param(self, name: str) -> Param | None:
         return dict(self.params).get(name)
 
 

@@ -6,7 +6,6 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from codegen.errors import FindingsError, InternalError, WrapgenError
 from codegen.load import load_spec
@@ -23,11 +22,11 @@ class Generated:
 
     spec_path: Path
     spec: Spec
-    output: Optional[Path]
+    output: Path | None
     text: str
 
 
-def default_output(spec_path: Path, spec_output: Optional[str]) -> Path:
+def default_output(spec_path: Path, spec_output: str | None) -> Path:
     """Where a spec's module goes when no -o is given: its `output`, else a sibling .py."""
     if spec_output:
         return spec_path.parent / spec_output
@@ -40,7 +39,7 @@ def relative_ref(target: Path, start: Path) -> str:
 
 
 def generate(
-    spec_path: Path, output: Optional[Path] = None, to_stdout: bool = False
+    spec_path: Path, output: Path | None = None, to_stdout: bool = False
 ) -> Generated:
     """Generate and verify the module for the spec at `spec_path`.
 

@@ -23,7 +23,7 @@ class Call:
     """
 
     func: str
-    args: tuple[Union[str, "Call", "Keyword"], ...]
+    args: tuple[str | Call | Keyword, ...]
     open: str = "("
     close: str = ")"
 
@@ -31,7 +31,7 @@ class Call:
 @dataclass(frozen=True)
 class Keyword:
     name: str
-    value: Union[str, Call]
+    value: str | Call
 
 
 Expr = Union[str, Call, Keyword]

@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
 
 from codegen.errors import WrapgenError
 from codegen.passes import BY_CODE
@@ -16,7 +15,7 @@ Echo = Callable[..., None]
 
 
 def verify_paths(
-    paths: Sequence[Path], output_format: str, codes: Optional[list[str]], echo: Echo
+    paths: Sequence[Path], output_format: str, codes: list[str] | None, echo: Echo
 ) -> int:
     """Verify every file under `paths`, print the findings, return the exit code."""
     findings: list[Finding] = []
@@ -46,7 +45,7 @@ def unknown_codes(codes: Sequence[str]) -> list[str]:
     return [code for code in codes if code not in BY_CODE]
 
 
-def describe_rules(code: Optional[str]) -> tuple[str, int]:
+def describe_rules(code: str | None) -> tuple[str, int]:
     """The rule table, or one rule's documentation; exit code 2 for an unknown code."""
     if code is None:
         lines = [

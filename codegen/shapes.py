@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional
 
 from codegen.catalogue import FLOAT_DTYPES, INT_DTYPES
 from codegen.errors import Problem
@@ -28,7 +28,7 @@ def check_stack(
     layers: tuple[Choice, ...],
     variables: Mapping[str, Variable],
     field: str,
-) -> tuple[Optional[Flow], list[Problem]]:
+) -> tuple[Flow | None, list[Problem]]:
     """Walk the stack; return the output flow (None after an error) and the problems."""
     flow = start
     for index, layer in enumerate(layers):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Optional, Union
+from typing import Optional, Union
 
 from codegen.errors import Location
 
@@ -85,7 +86,7 @@ class Spec:
     loss: Choice
     metrics: tuple[Metric, ...]
     optimizer: Choice
-    output: Optional[str]
+    output: str | None
 
     @property
     def label_input(self) -> Input:

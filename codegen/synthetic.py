@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import math
-from typing import Optional
 
 import numpy as np
 
@@ -34,7 +33,7 @@ def make_client_data(
     num_clients: int,
     examples: int,
     seed: int,
-    output_width: Optional[int] = None,
+    output_width: int | None = None,
 ) -> list[collections.OrderedDict]:
     """One `{"x": features, "y": label}` dict of arrays per client, from one shared teacher.
 

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Optional
+from typing import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,7 +26,7 @@ from codegen.synthetic import make_client_data  # noqa: E402
 from codegen.workers import stop_tff_workers  # noqa: E402
 
 
-def import_module_file(path: Path, name: Optional[str] = None) -> ModuleType:
+def import_module_file(path: Path, name: str | None = None) -> ModuleType:
     """Import the Python file at `path` as a fresh module; its folder joins sys.path."""
     folder = str(path.resolve().parent)
     if folder not in sys.path:

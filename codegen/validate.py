@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 from codegen import catalogue
 from codegen.catalogue import REQUIRED, Entry, Param
@@ -72,7 +72,7 @@ class _Checker:
         field: str,
         allowed: tuple[str, ...],
         required: tuple[str, ...] = (),
-    ) -> Optional[dict[str, Node]]:
+    ) -> dict[str, Node] | None:
         if not node.is_mapping:
             self.fail(node, field, f"expected a mapping, found {describe(node)}")
             return None
@@ -89,7 +89,7 @@ class _Checker:
                 )
         return values
 
-    def text(self, node: Node, field: str) -> Optional[str]:
+    def text(self, node: Node, field: str) -> str | None:
         if isinstance(node.value, str):
             return node.value
         self.fail(node, field, f"expected a string, found {describe(node)}")
@@ -97,7 +97,7 @@ class _Checker:
 
     def name(
         self, node: Node, field: str, pattern=SNAKE_NAME, what="a snake_case name"
-    ) -> Optional[str]:
+    ) -> str | None:
         value = self.text(node, field)
         if value is None:
             return None
@@ -107,7 +107,7 @@ class _Checker:
             return None
         return value
 
-    def number(self, node: Node, field: str, param: Param) -> Optional[object]:
+    def number(self, node: Node, field: str, param: Param) -> object | None:
         value = node.value
         kind = param.kind
         if kind == "bool":
@@ -139,13 +139,13 @@ class _Checker:
 
     def shape(
         self, node: Node, field: str, batch: bool
-    ) -> Optional[tuple[Optional[int], ...]]:
+    ) -> tuple[int | None, ...] | None:
         if not node.is_sequence:
             self.fail(
                 node, field, f"expected a list of dimensions, found {describe(node)}"
             )
             return None
-        dims: list[Optional[int]] = []
+        dims: list[int | None] = []
         ok = True
         for index, item in enumerate(node.value):  # type: ignore[arg-type]
             where = f"{field}[{index}]"
@@ -176,7 +176,7 @@ class _Checker:
 
     def choice(
         self, node: Node, field: str, table: Mapping[str, Entry], what: str
-    ) -> Optional[tuple[Choice, dict[str, Node]]]:
+    ) -> tuple[Choice, dict[str, Node]] | None:
         """A catalogue pick: `kind` or a one-key mapping `kind: {param: value}`."""
         if isinstance(node.value, str):
             kind, params_node = node.value, None
@@ -220,7 +220,7 @@ class _Checker:
             return None
         return Choice.of(kind, params, node.location), given
 
-    def param(self, node: Node, field: str, param: Param) -> Optional[object]:
+    def param(self, node: Node, field: str, param: Param) -> object | None:
         if param.kind == "variable":
             return self.text(node, field)
         if param.kind == "enum":
@@ -241,7 +241,7 @@ class _Checker:
 
     # -- the spec's sections ---------------------------------------------------------
 
-    def spec(self, root: Node) -> Optional[Spec]:
+    def spec(self, root: Node) -> Spec | None:
         top = self.mapping(
             root,
             "",
@@ -277,7 +277,7 @@ class _Checker:
             output=output,
         )
 
-    def version(self, node: Optional[Node]) -> Optional[int]:
+    def version(self, node: Node | None) -> int | None:
         if node is None:
             return None
         if node.value != FORMAT_VERSION or isinstance(node.value, bool):
@@ -289,7 +289,7 @@ class _Checker:
             return None
         return FORMAT_VERSION
 
-    def model(self, node: Optional[Node]) -> tuple[Optional[str], Optional[str]]:
+    def model(self, node: Node | None) -> tuple[str | None, str | None]:
         if node is None:
             return None, None
         values = self.mapping(
@@ -319,7 +319,7 @@ class _Checker:
                 description = None
         return name, description
 
-    def inputs(self, node: Optional[Node]) -> dict[str, Input]:
+    def inputs(self, node: Node | None) -> dict[str, Input]:
         if node is None:
             return {}
         if not node.is_mapping:
@@ -354,7 +354,7 @@ class _Checker:
             )  # type: ignore[arg-type]
         return result
 
-    def dtype(self, node: Node, field: str) -> Optional[str]:
+    def dtype(self, node: Node, field: str) -> str | None:
         value = self.text(node, field)
         if value is not None and value not in catalogue.DTYPES:
             self.fail(
@@ -365,7 +365,7 @@ class _Checker:
             return None
         return value
 
-    def label(self, node: Optional[Node], inputs: dict[str, Input]) -> Optional[str]:
+    def label(self, node: Node | None, inputs: dict[str, Input]) -> str | None:
         if node is None:
             return None
         value = self.text(node, "label")
@@ -378,7 +378,7 @@ class _Checker:
             return None
         return value
 
-    def variables(self, node: Optional[Node]) -> dict[str, Variable]:
+    def variables(self, node: Node | None) -> dict[str, Variable]:
         if node is None:
             return {}
         if not node.is_mapping:
@@ -437,11 +437,11 @@ class _Checker:
 
     def forward(
         self,
-        node: Optional[Node],
+        node: Node | None,
         inputs: dict[str, Input],
-        label: Optional[str],
+        label: str | None,
         variables: dict[str, Variable],
-    ) -> Optional[Forward]:
+    ) -> Forward | None:
         if node is None:
             return None
         values = self.mapping(node, "forward", ("layers", "input", "keras"))
@@ -461,7 +461,7 @@ class _Checker:
 
     def keras(
         self, values: dict[str, Node], variables: dict[str, Variable]
-    ) -> Optional[KerasBuilder]:
+    ) -> KerasBuilder | None:
         node = values["keras"]
         if "input" in values:
             self.fail(
@@ -500,11 +500,11 @@ class _Checker:
         self,
         values: dict[str, Node],
         inputs: dict[str, Input],
-        label: Optional[str],
+        label: str | None,
         variables: dict[str, Variable],
-    ) -> Optional[LayerStack]:
+    ) -> LayerStack | None:
         features = [name for name in inputs if name != label]
-        source: Optional[str] = None
+        source: str | None = None
         if "input" in values:
             source = self.text(values["input"], "forward.input")
             if source is not None and source not in features:
@@ -574,11 +574,11 @@ class _Checker:
 
     def loss(
         self,
-        node: Optional[Node],
+        node: Node | None,
         inputs: dict[str, Input],
-        label: Optional[str],
-        forward: Optional[Forward],
-    ) -> Optional[Choice]:
+        label: str | None,
+        forward: Forward | None,
+    ) -> Choice | None:
         if node is None:
             return None
         picked = self.choice(node, "loss", catalogue.LOSSES, "loss")
@@ -597,11 +597,11 @@ class _Checker:
 
     def metrics(
         self,
-        node: Optional[Node],
+        node: Node | None,
         inputs: dict[str, Input],
-        label: Optional[str],
-        loss: Optional[Choice],
-        forward: Optional[Forward],
+        label: str | None,
+        loss: Choice | None,
+        forward: Forward | None,
     ) -> list[Metric]:
         if node is None:
             return []
@@ -642,7 +642,7 @@ class _Checker:
             )
         return result
 
-    def optimizer(self, node: Optional[Node]) -> Optional[Choice]:
+    def optimizer(self, node: Node | None) -> Choice | None:
         if node is None:
             return None
         values = self.mapping(node, "training", ("optimizer",), ("optimizer",))
@@ -653,7 +653,7 @@ class _Checker:
         )
         return picked[0] if picked else None
 
-    def output(self, node: Optional[Node]) -> Optional[str]:
+    def output(self, node: Node | None) -> str | None:
         if node is None:
             return None
         value = self.text(node, "output")
@@ -707,7 +707,7 @@ def _join(field: str, key: str) -> str:
     return f"{field}.{key}" if field else key
 
 
-def _label_fit(loss: str, label: Input) -> Optional[str]:
+def _label_fit(loss: str, label: Input) -> str | None:
     integer = label.dtype in catalogue.INT_DTYPES
     if loss == "sparse_categorical_crossentropy":
         if (
@@ -721,9 +721,7 @@ def _label_fit(loss: str, label: Input) -> Optional[str]:
     return None
 
 
-def _loss_fit(
-    loss: str, label: Input, output: tuple[Optional[int], ...]
-) -> Optional[str]:
+def _loss_fit(loss: str, label: Input, output: tuple[int | None, ...]) -> str | None:
     problem = _label_fit(loss, label)
     if problem:
         return problem
@@ -737,10 +735,10 @@ def _loss_fit(
 
 def _metric_fit(
     kind: str,
-    loss: Optional[Choice],
-    label: Optional[Input],
-    forward: Optional[Forward],
-) -> Optional[str]:
+    loss: Choice | None,
+    label: Input | None,
+    forward: Forward | None,
+) -> str | None:
     if (
         kind in catalogue.COUNTER_METRICS
         or kind == "loss"

@@ -13,7 +13,6 @@ import ast
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Optional
 
 import libcst as cst
 
@@ -40,10 +39,10 @@ def verify_source(
     source: str,
     path: str,
     *,
-    generated: Optional[bool] = None,
-    keras_builder: Optional[str] = None,
-    keras_builder_problem: Optional[str] = None,
-    select: Optional[Iterable[str]] = None,
+    generated: bool | None = None,
+    keras_builder: str | None = None,
+    keras_builder_problem: str | None = None,
+    select: Iterable[str] | None = None,
 ) -> list[Finding]:
     """All findings in `source`, sorted by position.
 
@@ -168,7 +167,7 @@ def _unreadable(shown: str, message: str) -> SpecError:
     return SpecError([Problem(Location(shown, 1, 1), "", message)])
 
 
-def _keras_builder(path: Path, source: str) -> tuple[Optional[str], Optional[str]]:
+def _keras_builder(path: Path, source: str) -> tuple[str | None, str | None]:
     """The Keras builder the spec of a generated module names, or why it is unknown."""
     match = _HEADER.match(source)
     if match is None or "_build_keras_model" not in source:

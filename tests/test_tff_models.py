@@ -323,7 +323,9 @@ def _linear_clients(clients: int, examples: int, seed: int = 0):
         x = rng.normal(size=(examples, 2)).astype(np.float32)
         y = (x @ true_a + true_b).astype(np.float32)
         data.append(
-            tf.data.Dataset.from_tensor_slices(collections.OrderedDict(x=x, y=y)).batch(16)
+            tf.data.Dataset.from_tensor_slices(collections.OrderedDict(x=x, y=y)).batch(
+                16
+            )
         )
     return data
 

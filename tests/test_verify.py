@@ -117,8 +117,13 @@ def _missing_metric_key(lines):
 
 
 def _missing_train_on_batch(lines):
-    start = _index(lines, "def train_on_batch(self, batch_input) -> tff.learning.models.BatchOutput:")
-    end = _index(lines, "return output", start) + 2  # the method and the blank line after it
+    start = _index(
+        lines,
+        "def train_on_batch(self, batch_input) -> tff.learning.models.BatchOutput:",
+    )
+    end = (
+        _index(lines, "return output", start) + 2
+    )  # the method and the blank line after it
     cls = next(i for i, line in enumerate(lines) if line.startswith("class "))
     return lines[:start] + lines[end:], cls + 1, 7
 
@@ -152,7 +157,9 @@ def test_mutation_of_generated_example_is_caught_at_its_line(path, mutation, tmp
     target = tmp_path / path.name
     target.write_text("\n".join(mutated), "utf-8")
     findings = verify_file(target)
-    assert (rule.code, line, column) in [(f.code, f.line, f.column) for f in findings], findings
+    assert (rule.code, line, column) in [
+        (f.code, f.line, f.column) for f in findings
+    ], findings
     assert {f.code for f in findings} == {rule.code}, findings
 
 
@@ -174,23 +181,85 @@ def test_handwritten_linear_regression_is_clean():
 
 HANDWRITTEN_BREAKS = [
     # (code, text to replace, replacement, the text the finding starts at)
-    ("WG101", "    @property\n    def local_variables(self):", "    def local_variables(self):", "local_variables(self)"),
-    ("WG201", "        self._b = tf.Variable(0.0, name=\"b\", trainable=True)\n", "        self._b = tf.Variable(0.0, name=\"b\", trainable=True)\n        self._d = tf.Variable(0.0)\n", "self._d"),
-    ("WG201", "        return [self._num_examples, self._num_batches, self._loss_sum]", "        return [self._num_examples, self._num_batches, self._loss_sum, self._a]", "self._a]"),
-    ("WG301", "        self._num_batches.assign_add(1)", "        self._c.assign_add(1.0)", "self._c.assign_add"),
-    ("WG301", "        self._count(num_examples, loss)", "        for w in self.weights.trainable:\n            w.assign(w * 0.5)\n        self._count(num_examples, loss)", "w.assign(w * 0.5)"),
-    ("WG301", '        error = predictions - batch_input["y"]', '        error = predictions - batch_input["label"]', '"label"'),
-    ("WG401", "            variable.assign_sub(LEARNING_RATE * gradient)", "            variable.assign_sub(LEARNING_RATE * gradient)\n        self._c.assign(self._c * 0.9)", "self._c.assign(self._c * 0.9)"),
-    ("WG401", "        gradients = tape.gradient(output.loss, self.trainable_variables)", "        gradients = tape.gradient(output.loss, self.weights)", "self.weights)"),
-    ("WG501", "                num_batches=tff.federated_sum(local_outputs.num_batches),", "                num_batches=tf.reduce_sum(local_outputs.num_batches),", "tf.reduce_sum("),
-    ("WG501", "            num_batches=tf.function(tf.identity),\n", "", "collections.OrderedDict(\n            loss=tf.function"),
-    ("WG701", "def model_fn():\n    return LinearRegression()", "_MODEL = LinearRegression()\n\n\ndef model_fn():\n    return _MODEL", "_MODEL\n"),
-    ("WG801", "tff.learning.models.VariableModel)", "tff.learning.Model)", "tff.learning.Model)"),
+    (
+        "WG101",
+        "    @property\n    def local_variables(self):",
+        "    def local_variables(self):",
+        "local_variables(self)",
+    ),
+    (
+        "WG201",
+        '        self._b = tf.Variable(0.0, name="b", trainable=True)\n',
+        '        self._b = tf.Variable(0.0, name="b", trainable=True)\n        self._d = tf.Variable(0.0)\n',
+        "self._d",
+    ),
+    (
+        "WG201",
+        "        return [self._num_examples, self._num_batches, self._loss_sum]",
+        "        return [self._num_examples, self._num_batches, self._loss_sum, self._a]",
+        "self._a]",
+    ),
+    (
+        "WG301",
+        "        self._num_batches.assign_add(1)",
+        "        self._c.assign_add(1.0)",
+        "self._c.assign_add",
+    ),
+    (
+        "WG301",
+        "        self._count(num_examples, loss)",
+        "        for w in self.weights.trainable:\n            w.assign(w * 0.5)\n        self._count(num_examples, loss)",
+        "w.assign(w * 0.5)",
+    ),
+    (
+        "WG301",
+        '        error = predictions - batch_input["y"]',
+        '        error = predictions - batch_input["label"]',
+        '"label"',
+    ),
+    (
+        "WG401",
+        "            variable.assign_sub(LEARNING_RATE * gradient)",
+        "            variable.assign_sub(LEARNING_RATE * gradient)\n        self._c.assign(self._c * 0.9)",
+        "self._c.assign(self._c * 0.9)",
+    ),
+    (
+        "WG401",
+        "        gradients = tape.gradient(output.loss, self.trainable_variables)",
+        "        gradients = tape.gradient(output.loss, self.weights)",
+        "self.weights)",
+    ),
+    (
+        "WG501",
+        "                num_batches=tff.federated_sum(local_outputs.num_batches),",
+        "                num_batches=tf.reduce_sum(local_outputs.num_batches),",
+        "tf.reduce_sum(",
+    ),
+    (
+        "WG501",
+        "            num_batches=tf.function(tf.identity),\n",
+        "",
+        "collections.OrderedDict(\n            loss=tf.function",
+    ),
+    (
+        "WG701",
+        "def model_fn():\n    return LinearRegression()",
+        "_MODEL = LinearRegression()\n\n\ndef model_fn():\n    return _MODEL",
+        "_MODEL\n",
+    ),
+    (
+        "WG801",
+        "tff.learning.models.VariableModel)",
+        "tff.learning.Model)",
+        "tff.learning.Model)",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("code", "old", "new", "at"), HANDWRITTEN_BREAKS, ids=[f"{c[0]}-{i}" for i, c in enumerate(HANDWRITTEN_BREAKS)]
+    ("code", "old", "new", "at"),
+    HANDWRITTEN_BREAKS,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(HANDWRITTEN_BREAKS)],
 )
 def test_broken_handwritten_model_is_reported_at_the_broken_line(code, old, new, at):
     source = HANDWRITTEN.read_text("utf-8")
@@ -200,7 +269,9 @@ def test_broken_handwritten_model_is_reported_at_the_broken_line(code, old, new,
     line = broken.count("\n", 0, offset) + 1
     column = offset - broken.rfind("\n", 0, offset)
     findings = verify_source(broken, "linear_regression.py")
-    assert (code, line, column) in [(f.code, f.line, f.column) for f in findings], findings
+    assert (code, line, column) in [(f.code, f.line, f.column) for f in findings], (
+        findings
+    )
 
 
 def test_ignore_comment_silences_only_the_named_rule_on_its_line():
@@ -331,7 +402,10 @@ def test_cli_unreadable_input_is_located_exit_2(tmp_path, content, expected):
 def test_cli_lists_and_explains_rules():
     listed = wrapgen("verify", "--list-rules")
     assert listed.returncode == 0
-    assert [line.split()[0] for line in listed.stdout.splitlines()] == [*BY_CODE, "WG002"]
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [
+        *BY_CODE,
+        "WG002",
+    ]
     explained = wrapgen("verify", "--explain", "WG501")
     assert explained.returncode == 0
     assert explained.stdout.startswith("WG501 aggregation:")

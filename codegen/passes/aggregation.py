@@ -15,7 +15,6 @@ with each metric once. The two modern methods return
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Optional
 
 import libcst as cst
 import libcst.matchers as m
@@ -233,7 +232,7 @@ def _call(
     function: cst.FunctionDef,
     node: cst.Call,
     computations: set[str],
-) -> Optional[Finding]:
+) -> Finding | None:
     name = module.call_name(node) or ""
     if name.startswith("tensorflow_federated.federated_") or name in STRUCTURES:
         return None

@@ -13,7 +13,7 @@ import dataclasses
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Union
 
 import libcst as cst
 import libcst.matchers as m
@@ -74,8 +74,8 @@ class Kind:
     below `self` when the value is (part of) one attribute.
     """
 
-    collection: Optional[str]
-    path: Optional[str] = None
+    collection: str | None
+    path: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -96,9 +96,9 @@ class SourceModule:
         source: str,
         path: str,
         *,
-        generated: Optional[bool] = None,
-        keras_builder: Optional[str] = None,
-        keras_builder_problem: Optional[str] = None,
+        generated: bool | None = None,
+        keras_builder: str | None = None,
+        keras_builder_problem: str | None = None,
     ) -> None:
         self.source = source
         self.path = path
@@ -195,7 +195,7 @@ class SourceModule:
             if isinstance(node, types) and m.matches(node, matcher)
         ]
 
-    def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self._parents.get(id(node))
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -204,7 +204,7 @@ class SourceModule:
             yield current
             current = self._parents.get(id(current))
 
-    def enclosing_function(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    def enclosing_function(self, node: cst.CSTNode) -> cst.CSTNode | None:
         """The innermost function or lambda that contains `node`."""
         for ancestor in self.ancestors(node):
             if isinstance(ancestor, (cst.FunctionDef, cst.Lambda)):
@@ -228,7 +228,7 @@ class SourceModule:
 
     # -- names and positions ------------------------------------------------
 
-    def qualname(self, expr: cst.CSTNode) -> Optional[str]:
+    def qualname(self, expr: cst.CSTNode) -> str | None:
         """The dotted name of `expr` with its first part resolved through imports."""
         if isinstance(expr, cst.Name):
             return self.imports.get(expr.value, expr.value)
@@ -237,7 +237,7 @@ class SourceModule:
             return None if head is None else f"{head}.{expr.attr.value}"
         return None
 
-    def call_name(self, node: cst.CSTNode) -> Optional[str]:
+    def call_name(self, node: cst.CSTNode) -> str | None:
         return self.qualname(node.func) if isinstance(node, cst.Call) else None
 
     def finding(self, node: cst.CSTNode, code: str, message: str) -> Finding:
@@ -251,7 +251,7 @@ class SourceModule:
 
     def model_flavour(
         self, node: cst.ClassDef, seen: frozenset = frozenset()
-    ) -> Optional[str]:
+    ) -> str | None:
         """ "modern", "classic" or "trainable" when `node` is a TFF model class."""
         for base in node.bases:
             name = self.qualname(base.value) or ""
@@ -436,7 +436,7 @@ class ModelClass:
             result[name] = paths
         return result
 
-    def collection_of(self, path: str) -> Optional[str]:
+    def collection_of(self, path: str) -> str | None:
         """The collection whose property lists `self.<path>` (or a parent or child of it)."""
         for name, paths in self.listings.items():
             for listed, _ in paths:
@@ -485,7 +485,7 @@ class ModelClass:
             single = None
         return Kind(kinds.pop(), single)
 
-    def _path_collection(self, path: str) -> Optional[str]:
+    def _path_collection(self, path: str) -> str | None:
         head = path.split(".")[0]
         if head in COLLECTIONS:
             return head
@@ -497,7 +497,7 @@ class ModelClass:
 
     def paths_of(
         self, expr: cst.CSTNode, scope: Scope, depth: int = 0
-    ) -> Optional[frozenset[str]]:
+    ) -> frozenset[str] | None:
         """The `self.<path>`s whose variables `expr` may evaluate to; None when unknown.
 
         Follows local names (assignments, `for` targets, `zip`/`enumerate`
@@ -552,7 +552,7 @@ class ModelClass:
             result |= paths
         return frozenset(result)
 
-    def _called_method(self, call: cst.Call) -> Optional[cst.FunctionDef]:
+    def _called_method(self, call: cst.Call) -> cst.FunctionDef | None:
         """The method of this class that `call` (`self.name(...)`) calls, if any."""
         if m.matches(call.func, m.Attribute(value=m.Name("self"))):
             method = self.members.get(call.func.attr.value)  # type: ignore[union-attr]
@@ -561,7 +561,7 @@ class ModelClass:
         return None
 
 
-def _follow(binding: Binding) -> Optional[cst.BaseExpression]:
+def _follow(binding: Binding) -> cst.BaseExpression | None:
     """The expression a binding takes its value from, through `zip`/`enumerate` unpacking."""
     value = binding.value
     for step in binding.steps:
@@ -620,7 +620,7 @@ class Scope:
 
 def assignments_in(
     module: SourceModule, node: cst.CSTNode
-) -> Iterator[tuple[cst.Call, Optional[cst.BaseExpression]]]:
+) -> Iterator[tuple[cst.Call, cst.BaseExpression | None]]:
     """(call, receiver) for every variable write in `node`.
 
     Writes are `v.assign*` / `v.scatter_*` method calls, the `tf.compat.v1`
@@ -665,7 +665,7 @@ def _dotted(node: cst.CSTNode) -> str:
     return ""
 
 
-def _self_path(node: cst.CSTNode) -> Optional[str]:
+def _self_path(node: cst.CSTNode) -> str | None:
     """ "a.b" for `self.a.b`; None for anything else."""
     parts = []
     while isinstance(node, cst.Attribute):
@@ -690,7 +690,7 @@ def _self_paths(module: SourceModule, function: cst.CSTNode) -> Iterator[cst.Att
             yield node  # type: ignore[misc]
 
 
-def self_path(node: cst.CSTNode) -> Optional[str]:
+def self_path(node: cst.CSTNode) -> str | None:
     """Public alias of the `self.<path>` reader, for passes."""
     return _self_path(node)
 
@@ -737,7 +737,7 @@ def _matcher_types(matcher: m.BaseMatcherNode) -> tuple[type, ...]:
 
 def structure_keys(
     module: SourceModule, value: cst.CSTNode
-) -> Optional[list[tuple[str, cst.CSTNode]]]:
+) -> list[tuple[str, cst.CSTNode]] | None:
     """(key, node) of the mapping `value` builds: a dict literal, `OrderedDict(...)`, or
     `OrderedDict(... for name in NAMES)` over a module-level tuple of strings."""
     if isinstance(value, cst.Dict):

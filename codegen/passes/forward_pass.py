@@ -16,7 +16,6 @@ and may read from its batch only the keys `input_spec` declares.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Optional
 
 import libcst as cst
 import libcst.matchers as m
@@ -251,7 +250,7 @@ def _check_returns(
 
 def _callee(
     module: SourceModule, model: ModelClass, call: cst.Call
-) -> Optional[cst.FunctionDef]:
+) -> cst.FunctionDef | None:
     if m.matches(call.func, m.Attribute(value=m.Name("self"))):
         return model.members.get(call.func.attr.value)  # type: ignore[union-attr]
     if isinstance(call.func, cst.Name):
@@ -278,7 +277,7 @@ def _input_keys(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
             )
 
 
-def _string_index(node: cst.Subscript) -> Optional[tuple[str, cst.CSTNode]]:
+def _string_index(node: cst.Subscript) -> tuple[str, cst.CSTNode] | None:
     if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
         return None
     value = node.slice[0].slice.value
@@ -287,7 +286,7 @@ def _string_index(node: cst.Subscript) -> Optional[tuple[str, cst.CSTNode]]:
     return None
 
 
-def _declared_keys(module: SourceModule, model: ModelClass) -> Optional[set[str]]:
+def _declared_keys(module: SourceModule, model: ModelClass) -> set[str] | None:
     function = model.members.get("input_spec")
     if function is None:
         return None
