@@ -12,8 +12,11 @@ demo: $(STAMP)
 	$(BIN)/wrapgen generated_examples/mnist_logistic.yaml
 	$(BIN)/wrapgen run generated_examples/mnist_logistic.yaml --rounds 5 --clients 4
 
-# Run the whole test suite, then fail if any TFF worker process outlived it.
+# Lint and format-check the code, run the whole test suite, then fail if any
+# TFF worker process outlived it.
 test: $(STAMP)
+	$(BIN)/ruff check codegen tests benchmarks
+	$(BIN)/ruff format --check codegen tests benchmarks
 	$(BIN)/python -m pytest
 	@$(BIN)/python -c "import sys; from codegen.workers import all_worker_pids as p; \
 	left = p(); print('TFF worker_binary processes left running:', left) if left else None; sys.exit(bool(left))"
