@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test examples clean
+.PHONY: demo test examples snapshots clean
 
 # Run the main job: generate the bundled mnist_logistic example, then train it
 # for five FedAvg rounds on synthetic data and print the metrics.
@@ -20,6 +20,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 	@$(BIN)/python -c "import sys; from codegen.workers import all_worker_pids as p; \
 	left = p(); print('TFF worker_binary processes left running:', left) if left else None; sys.exit(bool(left))"
+
+# Rewrite the pinned error output of every spec in tests/bad_specs/ (review the diff).
+snapshots: $(STAMP)
+	$(BIN)/python tests/snapshots.py
 
 # Regenerate every committed example module from its spec.
 examples: $(STAMP)

@@ -18,7 +18,7 @@ class Param:
     """One parameter of a catalogue entry.
 
     kind is one of: "variable" (name of a declared variable), "int",
-    "positive_int", "float", "rate" (0 <= x < 1), "bool", "shape" (list of
+    "positive_int", "float", "positive" (x > 0), "non_negative" (x >= 0), "rate" (0 <= x < 1), "bool", "shape" (list of
     positive ints), or "enum" with `choices`.
     """
 
@@ -105,12 +105,12 @@ INITIALIZERS: dict[str, Entry] = {
         (
             ("seed", Param("int")),
             ("mean", Param("float", 0.0)),
-            ("stddev", Param("float", 0.05)),
+            ("stddev", Param("positive", 0.05)),
         ),
     ),
 }
 
-_L2 = ("l2", Param("float", 0.0))
+_L2 = ("l2", Param("non_negative", 0.0))
 _FROM_LOGITS = ("from_logits", Param("bool", False))
 
 LOSSES: dict[str, Entry] = {
@@ -156,15 +156,15 @@ COUNTER_METRICS = ("num_examples", "num_batches")
 OPTIMIZERS: dict[str, Entry] = {
     "sgd": Entry(
         "gradient descent, with heavy-ball momentum when momentum > 0",
-        (("learning_rate", Param("float")), ("momentum", Param("float", 0.0))),
+        (("learning_rate", Param("positive")), ("momentum", Param("rate", 0.0))),
     ),
     "adam": Entry(
         "Adam",
         (
-            ("learning_rate", Param("float", 0.001)),
-            ("beta_1", Param("float", 0.9)),
-            ("beta_2", Param("float", 0.999)),
-            ("epsilon", Param("float", 1e-7)),
+            ("learning_rate", Param("positive", 0.001)),
+            ("beta_1", Param("rate", 0.9)),
+            ("beta_2", Param("rate", 0.999)),
+            ("epsilon", Param("positive", 1e-7)),
         ),
     ),
 }

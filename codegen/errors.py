@@ -26,8 +26,17 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        field = f" {self.field}:" if self.field else ""
-        return f"{self.location}:{field} {self.message}"
+        field = f" {_one_line(self.field)}:" if self.field else ""
+        return f"{self.location}:{field} {_one_line(self.message)}"
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters escaped, so one problem is always one line."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode() for c in text
+    )
 
 
 class WrapgenError(Exception):

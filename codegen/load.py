@@ -20,6 +20,9 @@ MAX_SPEC_BYTES = 1024 * 1024
 MAX_NODES = 20_000
 """Upper bound on nodes after alias expansion; stops alias bombs early."""
 
+MAX_DEPTH = 50
+"""Upper bound on nesting of mappings and lists (a valid spec needs about 6)."""
+
 _SAFE_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -106,13 +109,19 @@ def parse_spec_bytes(raw: bytes, shown: str) -> Node:
     try:
         document = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Location(shown, mark.line + 1, mark.column + 1) if mark else start
-        raise SpecError(
-            [Problem(where, "", f"invalid YAML: {exc.problem or exc.context}")]
-        ) from None
+        raise SpecError([_yaml_problem(exc, text, shown)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(start, "", f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError(
+            [
+                Problem(
+                    start,
+                    "",
+                    f"expected at most {MAX_DEPTH} levels of nesting, found more",
+                )
+            ]
+        ) from None
     if document is None:
         raise SpecError([Problem(start, "", "expected a mapping, found an empty file")])
     converter = _Converter(shown)
@@ -124,6 +133,29 @@ def parse_spec_bytes(raw: bytes, shown: str) -> Node:
             [Problem(root.location, "", f"expected a mapping, found {describe(root)}")]
         )
     return root
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError, text: str, shown: str) -> Problem:
+    """PyYAML's error at its position, with its context and a hint for tabs."""
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return Problem(Location(shown, 1, 1), "", f"invalid YAML: {exc.problem}")
+    where = Location(shown, mark.line + 1, mark.column + 1)
+    if 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        return Problem(
+            where,
+            "",
+            "invalid YAML: expected spaces, found a tab (YAML indents with spaces only)",
+        )
+    message = exc.problem or exc.context or "unreadable"
+    context_mark = exc.context_mark
+    if exc.context and exc.problem and context_mark is not None:
+        at = f"line {context_mark.line + 1}, column {context_mark.column + 1}"
+        if exc.problem.startswith("but "):
+            message = f"{exc.context} (at {at}), {exc.problem}"
+        else:
+            message = f"{exc.problem} ({exc.context} at {at})"
+    return Problem(where, "", f"invalid YAML: {message}")
 
 
 def describe(node: Node) -> str:
@@ -152,6 +184,7 @@ class _Converter:
         self._shown = shown
         self._count = 0
         self._constructor = yaml.constructor.SafeConstructor()
+        self._open: set[int] = set()
         self.problems: list[Problem] = []
 
     def _where(self, node: yaml.Node) -> Location:
@@ -160,10 +193,30 @@ class _Converter:
 
     def convert(self, node: yaml.Node) -> Node:
         self._count += 1
+        where = self._where(node)
         if self._count > MAX_NODES:
             message = f"expected at most {MAX_NODES} values after expanding aliases, found more"
-            raise SpecError([Problem(self._where(node), "", message)])
-        where = self._where(node)
+            raise SpecError([Problem(where, "", message)])
+        if id(node) in self._open:
+            raise SpecError(
+                [
+                    Problem(
+                        where,
+                        "",
+                        "expected plain data, found an alias that contains itself",
+                    )
+                ]
+            )
+        if len(self._open) >= MAX_DEPTH:
+            message = f"expected at most {MAX_DEPTH} levels of nesting, found more"
+            raise SpecError([Problem(where, "", message)])
+        self._open.add(id(node))
+        try:
+            return self._convert(node, where)
+        finally:
+            self._open.discard(id(node))
+
+    def _convert(self, node: yaml.Node, where: Location) -> Node:
         if node.tag not in _SAFE_TAGS:
             self.problems.append(
                 Problem(where, "", f"expected plain YAML data, found tag {node.tag!r}")
@@ -180,6 +233,15 @@ class _Converter:
         keys: dict[str, Location] = {}
         for key_node, value_node in node.value:
             key_where = self._where(key_node)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problems.append(
+                    Problem(
+                        key_where,
+                        "",
+                        "expected a text key, found a YAML merge key (<<), which specs do not support",
+                    )
+                )
+                continue
             if (
                 not isinstance(key_node, yaml.ScalarNode)
                 or key_node.tag != "tag:yaml.org,2002:str"

@@ -55,11 +55,18 @@ def _listing(options: Mapping[str, object] | tuple[str, ...]) -> str:
     return ", ".join(sorted(options))
 
 
+def _article(noun: str) -> str:
+    """`noun` with "a" or "an" in front."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 class _Checker:
     """Holds the problems found so far; each method checks one part of the spec."""
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.declared_variables: set[str] = set()
+        """Every key under `variables`, valid or not: references to them are not unknown."""
 
     def fail(self, node: Node, field: str, message: str) -> None:
         self.problems.append(Problem(node.location, field, message))
@@ -77,13 +84,16 @@ class _Checker:
             self.fail(node, field, f"expected a mapping, found {describe(node)}")
             return None
         values: dict[str, Node] = node.value  # type: ignore[assignment]
+        misspelt: set[str] = set()
         for key, where in node.key_locations.items():
             if key not in allowed:
-                hint = suggest(key, allowed)
+                close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                misspelt.update(close)
                 message = f"expected one of {_listing(allowed)}, found unknown key {key!r}{hint}"
                 self.problems.append(Problem(where, _join(field, key), message))
         for key in required:
-            if key not in values:
+            if key not in values and key not in misspelt:
                 self.fail(
                     node, _join(field, key), "expected this key, found it missing"
                 )
@@ -132,6 +142,12 @@ class _Checker:
                 return None
             if kind == "rate" and not 0.0 <= number < 1.0:
                 self.fail(node, field, f"expected a number in [0, 1), found {value}")
+                return None
+            if kind == "positive" and not number > 0.0:
+                self.fail(node, field, f"expected a number above 0, found {value}")
+                return None
+            if kind == "non_negative" and number < 0.0:
+                self.fail(node, field, f"expected a number of 0 or more, found {value}")
                 return None
             return number
         self.fail(node, field, f"expected a number, found {describe(node)}")
@@ -186,7 +202,7 @@ class _Checker:
             self.fail(
                 node,
                 field,
-                f"expected a {what} name or a one-key mapping, found {describe(node)}",
+                f"expected {_article(what)} name or a one-key mapping, found {describe(node)}",
             )
             return None
         if kind not in table:
@@ -194,7 +210,7 @@ class _Checker:
             self.fail(
                 node,
                 field,
-                f"expected a {what} ({_listing(table)}), found {kind!r}{hint}",
+                f"expected {_article(what)} ({_listing(table)}), found {kind!r}{hint}",
             )
             return None
         entry = table[kind]
@@ -390,6 +406,7 @@ class _Checker:
             return {}
         result: dict[str, Variable] = {}
         allowed = ("shape", "dtype", "initializer", "trainable")
+        self.declared_variables.update(node.value)  # type: ignore[arg-type]
         for key, value in node.value.items():  # type: ignore[union-attr]
             field = f"variables.{key}"
             key_node = Node(key, node.key_locations[key])
@@ -516,7 +533,7 @@ class _Checker:
                 source = None
         elif len(features) == 1:
             source = features[0]
-        elif features:
+        elif features and label is not None:
             self.fail(
                 values["layers"],
                 "forward.input",
@@ -545,6 +562,9 @@ class _Checker:
                 if param.kind != "variable" or ref is None:
                     continue
                 if ref not in variables:
+                    ok = False
+                    if ref in self.declared_variables:
+                        continue  # declared but invalid: reported where it is declared
                     where = given.get(param_name, item)
                     self.fail(
                         where,
@@ -555,7 +575,7 @@ class _Checker:
                 used.add(str(ref))
             layers.append(layer)
         for name, variable in variables.items():
-            if name not in used:
+            if ok and name not in used:
                 self.problems.append(
                     Problem(
                         variable.location,
