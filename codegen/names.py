@@ -32,9 +32,20 @@ RESERVED_MEMBERS = frozenset(
 """Members of the generated class; a variable with one of these names would shadow it."""
 
 RESERVED_MODULE_NAMES = frozenset(
-    {"tf", "tff", "collections", "model_fn", "client_optimizer", "metrics_aggregator"}
+    {
+        "tf",
+        "tff",
+        "collections",
+        "Mapping",
+        "model_fn",
+        "client_optimizer",
+        "metrics_aggregator",
+    }
 )
 """Module-level names of the generated module."""
+
+RESERVED_TFF_ATTRIBUTES = frozenset({"comp", "type_signature"})
+"""Attributes of a placed TFF value; a metric with such a name could not be read from one."""
 
 
 def name_problem(name: str, pattern: re.Pattern[str], what: str) -> str | None:
@@ -47,6 +58,6 @@ def name_problem(name: str, pattern: re.Pattern[str], what: str) -> str | None:
         return f"expected a name that is not a Python keyword, found {name!r}"
     if hasattr(builtins, name):
         return f"expected a name that is not a Python builtin, found {name!r}"
-    if name in RESERVED_MEMBERS or name in RESERVED_MODULE_NAMES:
+    if name in RESERVED_MEMBERS | RESERVED_MODULE_NAMES | RESERVED_TFF_ATTRIBUTES:
         return f"expected a name not used by the generated module, found {name!r}"
     return None

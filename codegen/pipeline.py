@@ -59,7 +59,8 @@ def generate(
         raise
     except Exception as exc:  # a valid spec must always render
         raise InternalError(
-            f"{loaded.display_path}: rendering failed: {exc!r}"
+            f"{loaded.display_path}: internal error in wrapgen while rendering: "
+            f"{exc!r}; please report it with the spec"
         ) from exc
     builder = (
         f"{spec.forward.module}:{spec.forward.function}"
@@ -70,7 +71,10 @@ def generate(
     try:
         findings = verify_source(text, shown, generated=True, keras_builder=builder)
     except UnparsableSource as exc:
-        raise InternalError(f"{loaded.display_path}: rendered module: {exc}") from exc
+        raise InternalError(
+            f"{loaded.display_path}: internal error in wrapgen, the rendered module "
+            f"is not valid Python: {exc}; please report it with the spec"
+        ) from exc
     if findings:
         details = "\n".join(str(finding) for finding in findings)
         raise FindingsError(

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=500,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples=50)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "generated_examples"
@@ -20,4 +33,4 @@ def _stop_tff_workers_at_exit():
         from codegen.workers import child_worker_pids, stop_tff_workers
 
         stop_tff_workers()
-        assert child_worker_pids(__import__("os").getpid()) == []
+        assert child_worker_pids(os.getpid()) == []

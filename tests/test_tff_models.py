@@ -8,9 +8,11 @@ import os
 import subprocess
 import sys
 
+import hypothesis
 import numpy as np
 import pytest
 from conftest import EXAMPLE_NAMES, EXAMPLES, ROOT
+from spec_strategies import dump, valid_specs
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 tf = pytest.importorskip("tensorflow")
@@ -366,3 +368,20 @@ def test_handwritten_model_that_verifies_clean_trains_with_fed_avg_and_fed_eval(
     aggregated = model.federated_output_computation([outputs, outputs])
     assert int(aggregated["num_examples"]) == 2 * 64
     assert math.isclose(float(aggregated["loss"]), float(outputs["loss"]), rel_tol=1e-6)
+
+
+@hypothesis.settings(max_examples=6, deadline=None, derandomize=True, database=None)
+@hypothesis.given(spec=valid_specs())
+def test_sampled_valid_specs_train_one_fed_avg_round(spec, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sampled")
+    (folder / "spec.yaml").write_bytes(dump(spec))
+    generated = generate(folder / "spec.yaml", folder / "sampled_model.py")
+    (folder / "sampled_model.py").write_text(generated.text, "utf-8")
+    module = import_module_file(folder / "sampled_model.py", f"sampled_{folder.name}")
+    data = to_datasets(make_client_data(generated.spec, 2, 32, 0, output_width(module)))
+    process = build_fed_avg(module)
+    result = process.next(process.initialize(), data)
+    metrics = train_metrics(result)
+    assert tuple(metrics) == module.METRIC_NAMES
+    assert int(metrics["num_examples"]) == 64
+    assert all(math.isfinite(float(v)) for v in metrics.values())
