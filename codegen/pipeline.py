@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from codegen.errors import FindingsError, InternalError, WrapgenError
 from codegen.load import load_spec
 from codegen.plan import plan
 from codegen.render import render
-from codegen.spec import KerasBuilder, Spec
+from codegen.spec import KerasBuilder, Spec, digest
 from codegen.validate import validate
 from codegen.verify import UnparsableSource, verify_source
 
@@ -52,7 +51,7 @@ def generate(
     base = Path.cwd() if to_stdout else target.parent
     spec_ref = relative_ref(spec_path, base)
     output_ref = relative_ref(target, base) if not to_stdout else "-"
-    sha256 = hashlib.sha256(loaded.raw).hexdigest()
+    sha256 = digest(spec)
     try:
         text = render(plan(spec, spec_ref, output_ref, sha256))
     except WrapgenError:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -95,3 +98,29 @@ class Spec:
     @property
     def features(self) -> tuple[Input, ...]:
         return tuple(item for item in self.inputs if item.name != self.label)
+
+
+def digest(spec: Spec) -> str:
+    """sha256 of what the spec means: its validated content without source positions.
+
+    Comments, formatting and the order of keys whose order means nothing (the
+    sections, the fields of an entry, the parameters of a choice) do not change
+    it; the order of inputs, variables, metrics and layers does.
+    """
+    text = json.dumps(_canonical(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _canonical(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {
+            f.name: _canonical(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "location"
+        }
+        return {"type": type(value).__name__, **fields}
+    if isinstance(value, Mapping):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_canonical(item) for item in value]
+    return value

@@ -17,18 +17,14 @@ from pathlib import Path
 import libcst as cst
 
 from codegen.errors import InternalError, Location, Problem, SpecError, WrapgenError
+from codegen.header import spec_ref_of
 from codegen.passes import BY_CODE, PASSES
 from codegen.passes.analysis import Finding, SourceModule
-from codegen.write import GENERATED_MARKER
 
 IGNORE_CODE = "WG002"
 """The rule code of a malformed or unknown `# wrapgen: ignore[...]` comment."""
 
 _IGNORE = re.compile(r"#\s*wrapgen:\s*ignore\b(?:\[([^\]]*)\])?")
-_HEADER = re.compile(
-    re.escape(GENERATED_MARKER)
-    + r"\S+ from (?P<spec>.+) \(sha256 [0-9a-f]+\)\. DO NOT EDIT\."
-)
 
 
 class UnparsableSource(WrapgenError):
@@ -169,21 +165,21 @@ def _unreadable(shown: str, message: str) -> SpecError:
 
 def _keras_builder(path: Path, source: str) -> tuple[str | None, str | None]:
     """The Keras builder the spec of a generated module names, or why it is unknown."""
-    match = _HEADER.match(source)
-    if match is None or "_build_keras_model" not in source:
+    spec_ref = spec_ref_of(source)
+    if spec_ref is None or "_build_keras_model" not in source:
         return None, None
     from codegen.load import load_spec
     from codegen.spec import KerasBuilder
     from codegen.validate import validate
 
-    spec_path = path.parent / match.group("spec")
+    spec_path = path.parent / spec_ref
     try:
         spec = validate(load_spec(spec_path))
     except WrapgenError:
-        return None, f"its spec {match.group('spec')} cannot be read or is invalid"
+        return None, f"its spec {spec_ref} cannot be read or is invalid"
     if isinstance(spec.forward, KerasBuilder):
         return f"{spec.forward.module}:{spec.forward.function}", None
-    return None, f"its spec {match.group('spec')} names no Keras builder"
+    return None, f"its spec {spec_ref} names no Keras builder"
 
 
 __all__ = [

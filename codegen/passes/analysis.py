@@ -19,7 +19,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from codegen.write import GENERATED_MARKER
+from codegen.header import GENERATED_MARKER
 
 TFF = "tensorflow_federated"
 MODERN_BASES = (
