@@ -6,7 +6,8 @@ modules; 2 bad input or usage; 3 internal error (a bug in wrapgen).
 
 from __future__ import annotations
 
-import difflib
+import json
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -17,7 +18,6 @@ from typer.core import TyperGroup
 from codegen import __version__
 from codegen.errors import WrapgenError
 from codegen.pipeline import generate
-from codegen.write import write_module
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 written or up to date, 1 verification findings or stale modules, "
@@ -76,15 +76,24 @@ def _internal(spec: Path, error: Exception) -> int:
     return 3
 
 
+_PATHS_HELP = (
+    "Spec files (YAML) or generated modules (checked against the spec their header "
+    "names). Without PATH: the specs listed in [tool.wrapgen] of the nearest pyproject.toml."
+)
+_SKIP_HELP = (
+    "Ignore paths that are neither specs (YAML with a top-level `wrapgen:` key) nor "
+    "wrapgen-generated modules; for hooks that pass every changed file."
+)
+
+
 @app.command(
     "generate",
-    help="Generate the module for each SPEC (the default command).\n\n"
+    help="Generate the module of each spec (the default command): `wrapgen PATH ...`.\n\n"
+    "Reports each module as written or already fresh; exit 0 when all were generated.\n\n"
     + EXIT_CODES_HELP,
 )
 def generate_command(
-    specs: List[Path] = typer.Argument(
-        ..., help="Spec files (YAML).", show_default=False
-    ),
+    paths: List[Path] = typer.Argument(None, help=_PATHS_HELP, show_default=False),
     output: Optional[str] = typer.Option(
         None,
         "-o",
@@ -96,62 +105,110 @@ def generate_command(
         "--force",
         help="Overwrite an existing file that wrapgen did not generate.",
     ),
+    skip_other_files: bool = typer.Option(False, "--skip-other-files", help=_SKIP_HELP),
 ) -> None:
-    if output is not None and len(specs) != 1:
+    from codegen import regenerate
+    from codegen.targets import Target, resolve_targets
+
+    paths = paths or []
+    if output is not None and len(paths) != 1:
         typer.echo("-o/--output takes exactly one spec", err=True)
         raise typer.Exit(2)
-    code = 0
-    for spec in specs:
+    if output == "-":
         try:
-            if output == "-":
-                sys.stdout.write(generate(spec, to_stdout=True).text)
-                continue
-            generated = generate(spec, Path(output) if output else None)
-            assert generated.output is not None
-            changed = write_module(generated.output, generated.text, force=force)
-            typer.echo(f"{'wrote' if changed else 'up to date'}: {generated.output}")
+            sys.stdout.write(generate(paths[0], to_stdout=True).text)
         except WrapgenError as error:
-            code = max(code, _fail(error))
+            raise typer.Exit(_fail(error)) from None
         except Exception as error:  # noqa: BLE001 - reported as a wrapgen bug, exit 3
-            code = max(code, _internal(spec, error))
-    raise typer.Exit(code)
+            raise typer.Exit(_internal(paths[0], error)) from None
+        raise typer.Exit(0)
+    try:
+        targets = (
+            [Target(paths[0], Path(output))]
+            if output is not None
+            else resolve_targets(paths, skip_other_files=skip_other_files)
+        )
+    except WrapgenError as error:
+        raise typer.Exit(_fail(error)) from None
+    outcomes = regenerate.regenerate(targets, force=force)
+    for outcome in outcomes:
+        if outcome.status in ("written", "fresh"):
+            verb = "wrote" if outcome.status == "written" else "up to date"
+            typer.echo(f"{verb}: {outcome.output}")
+        else:
+            typer.echo(outcome.message, err=True)
+    written = sum(o.status == "written" for o in outcomes)
+    fresh = sum(o.status == "fresh" for o in outcomes)
+    if len(outcomes) > 1:
+        failed = len(outcomes) - written - fresh
+        summary = f"{written} written, {fresh} already fresh"
+        typer.echo(summary + (f", {failed} failed" if failed else ""), err=True)
+    raise typer.Exit(regenerate.exit_code(outcomes))
 
 
 @app.command(
     "check",
-    help="Exit 1 with a diff when a generated module differs from a fresh generation; never writes.\n\n"
+    help="Never writes: exit 1 with a unified diff for each module that differs from a "
+    "fresh generation of its spec (stale or hand-edited), 0 when all are fresh.\n\n"
     + EXIT_CODES_HELP,
 )
 def check_command(
-    specs: List[Path] = typer.Argument(
-        ..., help="Spec files (YAML).", show_default=False
+    paths: List[Path] = typer.Argument(None, help=_PATHS_HELP, show_default=False),
+    output_format: str = typer.Option(
+        "text", "--format", help="Output format: text or json."
     ),
+    color: str = typer.Option(
+        "auto",
+        "--color",
+        help="Colour the diff: auto (on a terminal), always or never.",
+    ),
+    skip_other_files: bool = typer.Option(False, "--skip-other-files", help=_SKIP_HELP),
 ) -> None:
-    code = 0
-    for spec in specs:
-        try:
-            generated = generate(spec)
-            assert generated.output is not None
-            current = (
-                generated.output.read_text("utf-8") if generated.output.exists() else ""
+    from codegen import regenerate
+    from codegen.targets import resolve_targets
+
+    if output_format not in ("text", "json") or color not in (
+        "auto",
+        "always",
+        "never",
+    ):
+        typer.echo(
+            "--format takes text or json; --color takes auto, always or never", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        targets = resolve_targets(paths or [], skip_other_files=skip_other_files)
+    except WrapgenError as error:
+        raise typer.Exit(_fail(error)) from None
+    outcomes = regenerate.check(targets)
+    if output_format == "json":
+        typer.echo(json.dumps([o.as_json() for o in outcomes], indent=2))
+        raise typer.Exit(regenerate.exit_code(outcomes))
+    colour = color == "always" or (
+        color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
+    for outcome in outcomes:
+        if outcome.status in ("stale", "missing"):
+            typer.echo(
+                f"{outcome.status}: {outcome.output} (spec {outcome.spec})", err=True
             )
-            if current == generated.text:
-                continue
-            code = max(code, 1)
-            name = str(generated.output)
-            diff = difflib.unified_diff(
-                current.splitlines(keepends=True),
-                generated.text.splitlines(keepends=True),
-                fromfile=f"{name} (on disk)",
-                tofile=f"{name} (from {spec})",
-            )
-            typer.echo(f"stale: {name}", err=True)
-            sys.stdout.writelines(diff)
-        except WrapgenError as error:
-            code = max(code, _fail(error))
-        except Exception as error:  # noqa: BLE001 - reported as a wrapgen bug, exit 3
-            code = max(code, _internal(spec, error))
-    raise typer.Exit(code)
+            for line in outcome.diff.splitlines():
+                typer.echo(_coloured(line) if colour else line)
+        elif outcome.status != "fresh":
+            typer.echo(outcome.message, err=True)
+    raise typer.Exit(regenerate.exit_code(outcomes))
+
+
+def _coloured(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return typer.style(line, bold=True)
+    if line.startswith("+"):
+        return typer.style(line, fg=typer.colors.GREEN)
+    if line.startswith("-"):
+        return typer.style(line, fg=typer.colors.RED)
+    if line.startswith("@@"):
+        return typer.style(line, fg=typer.colors.CYAN)
+    return line
 
 
 @app.command(

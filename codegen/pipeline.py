@@ -38,16 +38,26 @@ def relative_ref(target: Path, start: Path) -> str:
 
 
 def generate(
-    spec_path: Path, output: Path | None = None, to_stdout: bool = False
+    spec_path: Path,
+    output: Path | None = None,
+    to_stdout: bool = False,
+    fallback: Path | None = None,
 ) -> Generated:
     """Generate and verify the module for the spec at `spec_path`.
 
-    `output` overrides where the module goes; `to_stdout` means it is printed,
-    so the header names the spec relative to the working directory.
+    `output` overrides where the module goes; otherwise the spec's `output`
+    key decides, then `fallback` (the project config's naming), then a
+    sibling `.py`. `to_stdout` means the module is printed, so the header
+    names the spec relative to the working directory.
     """
     loaded = load_spec(spec_path)
     spec = validate(loaded)
-    target = output if output is not None else default_output(spec_path, spec.output)
+    if output is not None:
+        target = output
+    elif spec.output is None and fallback is not None:
+        target = fallback
+    else:
+        target = default_output(spec_path, spec.output)
     base = Path.cwd() if to_stdout else target.parent
     spec_ref = relative_ref(spec_path, base)
     output_ref = relative_ref(target, base) if not to_stdout else "-"
