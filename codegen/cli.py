@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from codegen import __version__
-from codegen.errors import WrapgenError
+from codegen.errors import UsageError, WrapgenError
 from codegen.pipeline import generate
 
 EXIT_CODES_HELP = (
@@ -209,6 +209,53 @@ def _coloured(line: str) -> str:
     if line.startswith("@@"):
         return typer.style(line, fg=typer.colors.CYAN)
     return line
+
+
+@app.command(
+    "init",
+    help="Write a commented starter spec NAME.yaml (never overwrites a file).\n\n"
+    "--from-keras module:function builds that Keras model (this imports TensorFlow) and "
+    "writes a spec wrapping it, with TODOs for the label, loss and metrics it guessed.",
+)
+def init_command(
+    name: str = typer.Argument(
+        ..., help="Spec name or path, e.g. my_model or models/cnn.yaml."
+    ),
+    template: str = typer.Option(
+        "logistic", "--template", help="Starter: logistic, cnn or keras."
+    ),
+    from_keras: Optional[str] = typer.Option(
+        None, "--from-keras", metavar="MODULE:FUNCTION", help="Wrap this Keras builder."
+    ),
+) -> None:
+    from codegen import scaffold
+
+    path = scaffold.spec_path_for(name)
+    try:
+        if path.exists():
+            raise UsageError(
+                f"{path}: already exists; wrapgen init never overwrites a file"
+            )
+        text = (
+            scaffold.render_from_keras(from_keras, path)
+            if from_keras
+            else scaffold.render_template(template, path)
+        )
+        scaffold.write_new_spec(path, text)
+    except WrapgenError as error:
+        raise typer.Exit(_fail(error)) from None
+    typer.echo(f"wrote: {path}")
+    typer.echo(f"next: edit it, then run `wrapgen {path}`")
+
+
+@app.command(
+    "schema",
+    help="Print the JSON Schema of the spec format, for editor completion and hover docs.",
+)
+def schema_command() -> None:
+    from codegen.schema import spec_schema
+
+    typer.echo(json.dumps(spec_schema(), indent=2, sort_keys=True))
 
 
 @app.command(

@@ -9,6 +9,7 @@ variables from the bodies of the three variable-collection properties.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 from collections.abc import Iterator
@@ -106,6 +107,7 @@ class SourceModule:
         self._nodes: list[cst.CSTNode] = []
         self._spans: dict[int, tuple[int, int]] = {}
         self._parents: dict[int, cst.CSTNode] = {}
+        self._by_type: dict[type, list[int]] = {}
         self._index_nodes(self.tree)
         self.generated = (
             source.startswith(GENERATED_MARKER) if generated is None else generated
@@ -165,12 +167,13 @@ class SourceModule:
     # -- the node index -------------------------------------------------------
 
     def _index_nodes(self, root: cst.CSTNode) -> None:
-        """One walk over the tree: preorder list, subtree spans and parents.
+        """One walk over the tree: preorder list, subtree spans, parents, positions by type.
 
         Reading node fields directly is an order of magnitude faster than a
         libcst visitor, which rebuilds every node it passes.
         """
         nodes, spans, parents = self._nodes, self._spans, self._parents
+        by_type = self._by_type
         stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
         while stack:
             node, leaving = stack.pop()
@@ -178,6 +181,7 @@ class SourceModule:
                 spans[id(node)] = (spans[id(node)][0], len(nodes))
                 continue
             spans[id(node)] = (len(nodes), -1)
+            by_type.setdefault(type(node), []).append(len(nodes))
             nodes.append(node)
             stack.append((node, True))
             children = _children(node)
@@ -188,12 +192,23 @@ class SourceModule:
     def findall(self, root: cst.CSTNode, matcher: m.BaseMatcherNode) -> list:
         """Nodes under `root` (itself included) that `matcher` matches, in source order."""
         start, end = self._spans[id(root)]
-        types = _matcher_types(matcher)
-        return [
-            node
-            for node in self._nodes[start:end]
-            if isinstance(node, types) and m.matches(node, matcher)
-        ]
+        types, constrained = _matcher_info(matcher)
+        found: list[int] = []
+        for node_type in types:
+            indices = self._by_type.get(node_type, ())
+            found.extend(
+                indices[
+                    bisect.bisect_left(indices, start) : bisect.bisect_left(
+                        indices, end
+                    )
+                ]
+            )
+        if len(types) > 1:
+            found.sort()
+        nodes = [self._nodes[i] for i in found]
+        if not constrained:
+            return nodes
+        return [node for node in nodes if m.matches(node, matcher)]
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         return self._parents.get(id(node))
@@ -719,20 +734,62 @@ def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
     children: list[cst.CSTNode] = []
     for name in names:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = type(value)
+        if kind is tuple or kind is list:
+            children.extend(v for v in value if _is_node(type(v)))
+        elif _is_node(kind):
             children.append(value)
-        elif isinstance(value, (tuple, list)):
-            children.extend(v for v in value if isinstance(v, cst.CSTNode))
     return children
 
 
-_TYPES: dict[int, tuple[type, ...]] = {}
+_NODE_TYPES: dict[type, bool] = {}
 
 
-def _matcher_types(matcher: m.BaseMatcherNode) -> tuple[type, ...]:
-    """The node classes a matcher can match (a `|` of matchers gives several)."""
+_TOKENS = (
+    cst.BaseParenthesizableWhitespace,
+    cst.Newline,
+    cst.Comma,
+    cst.Dot,
+    cst.Colon,
+    cst.Semicolon,
+    cst.AssignEqual,
+    cst.LeftParen,
+    cst.RightParen,
+    cst.LeftSquareBracket,
+    cst.RightSquareBracket,
+    cst.LeftCurlyBrace,
+    cst.RightCurlyBrace,
+    cst.BaseBinaryOp,
+    cst.BaseBooleanOp,
+    cst.BaseCompOp,
+    cst.BaseAugOp,
+)
+"""Punctuation and whitespace nodes: no pass looks for them, so the index skips them."""
+
+
+def _is_node(kind: type) -> bool:
+    """Whether values of `kind` are nodes worth indexing; cached, as ABC checks are slow."""
+    known = _NODE_TYPES.get(kind)
+    if known is None:
+        known = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode) and not issubclass(
+            kind, _TOKENS
+        )
+    return known
+
+
+_MATCHERS: dict[int, tuple[tuple[type, ...], bool, m.BaseMatcherNode]] = {}
+
+
+def _matcher_info(matcher: m.BaseMatcherNode) -> tuple[tuple[type, ...], bool]:
+    """The node classes a matcher can match, and whether it constrains any field."""
+    cached = _MATCHERS.get(id(matcher))
+    if cached is not None and cached[2] is matcher:
+        return cached[0], cached[1]
     options = matcher.options if isinstance(matcher, m.OneOf) else (matcher,)
-    return tuple(getattr(cst, type(option).__name__) for option in options)
+    types = tuple(getattr(cst, type(option).__name__) for option in options)
+    constrained = any(option != type(option)() for option in options)
+    _MATCHERS[id(matcher)] = (types, constrained, matcher)
+    return types, constrained
 
 
 def structure_keys(
