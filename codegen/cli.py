@@ -193,7 +193,7 @@ def check_command(
                 f"{outcome.status}: {outcome.output} (spec {outcome.spec})", err=True
             )
             for line in outcome.diff.splitlines():
-                typer.echo(_coloured(line) if colour else line)
+                typer.echo(_coloured(line) if colour else line, color=colour)
         elif outcome.status != "fresh":
             typer.echo(outcome.message, err=True)
     raise typer.Exit(regenerate.exit_code(outcomes))

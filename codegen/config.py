@@ -11,6 +11,7 @@ A spec's own `output:` key wins over `output` here.
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,16 +40,24 @@ class Config:
 
     def spec_paths(self) -> list[Path]:
         """Every spec the globs match, sorted, each once."""
-        found = {
-            match
-            for pattern in self.specs
-            for match in self.root.glob(pattern)
-            if match.is_file()
+        return list(_matches(self.root, self.specs))
+
+    def lists(self, spec: Path) -> bool:
+        """Whether `spec` is one of the specs the globs match."""
+        return spec.resolve() in {
+            path.resolve() for path in _matches(self.root, self.specs)
         }
-        return sorted(found)
 
     def output_for(self, spec: Path) -> Path:
         return spec.parent / self.output.format(stem=spec.stem)
+
+
+@functools.lru_cache(maxsize=8)
+def _matches(root: Path, patterns: tuple[str, ...]) -> tuple[Path, ...]:
+    found = {
+        match for pattern in patterns for match in root.glob(pattern) if match.is_file()
+    }
+    return tuple(sorted(found))
 
 
 def find_pyproject(start: Path) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def generate(
     output: Path | None = None,
     to_stdout: bool = False,
     fallback: Path | None = None,
+    read_existing: Callable[[Path], str | None] | None = None,
 ) -> Generated:
     """Generate and verify the module for the spec at `spec_path`.
 
@@ -49,6 +51,11 @@ def generate(
     key decides, then `fallback` (the project config's naming), then a
     sibling `.py`. `to_stdout` means the module is printed, so the header
     names the spec relative to the working directory.
+
+    `read_existing(target)` returns the text already at the output, if any: a
+    rendering identical to it is not verified again. Verification is a
+    function of the text alone and wrapgen emits no text that failed it, so
+    identical text has passed; this keeps checking many fresh modules fast.
     """
     loaded = load_spec(spec_path)
     spec = validate(loaded)
@@ -71,6 +78,8 @@ def generate(
             f"{loaded.display_path}: internal error in wrapgen while rendering: "
             f"{exc!r}; please report it with the spec"
         ) from exc
+    if read_existing is not None and not to_stdout and read_existing(target) == text:
+        return Generated(spec_path, spec, target, text)
     builder = (
         f"{spec.forward.module}:{spec.forward.function}"
         if isinstance(spec.forward, KerasBuilder)

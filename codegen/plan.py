@@ -445,8 +445,8 @@ def _predict(stack: LayerStack, spec: Spec) -> tuple[str, ...]:
     out: list[str] = []
     if len(spec.features) > 1:
         out.append(f"{_PAD}x = x[{string(stack.input)}]")
-    for layer in stack.layers:
-        out.append(f"{_PAD}# {layer.kind} (spec line {layer.location.line})")
+    for index, layer in enumerate(stack.layers):
+        out.append(f"{_PAD}# forward.layers[{index}]: {layer.kind}")
         out.extend(_layer_lines(layer))
     return tuple(out)
 

@@ -50,8 +50,8 @@ def resolve_targets(
             )
         here = (cwd or Path.cwd()).resolve()
         return [
-            Target(_shorter(spec, here), fallback=_configured_output(config, spec))
-            for spec in config.spec_paths()
+            Target(short, fallback=_configured_output(config, short))
+            for short in (_shorter(spec, here) for spec in config.spec_paths())
         ]
     config = load_config(cwd or Path.cwd())
     targets: list[Target] = []
@@ -118,9 +118,7 @@ def _configured_output(config: Config | None, spec: Path) -> Path | None:
     """The config's output for `spec` when the spec is one the config lists."""
     if config is None or config.output == "{stem}.py":
         return None
-    if spec.resolve() in {p.resolve() for p in config.spec_paths()}:
-        return config.output_for(spec)
-    return None
+    return config.output_for(spec) if config.lists(spec) else None
 
 
 def _shorter(path: Path, here: Path) -> Path:

@@ -187,14 +187,14 @@ class BagOfWords(tff.learning.models.VariableModel):
 
     def predict_on_batch(self, x, training=True):
         """Runs the forward computation on features `x` (`INPUT_SPEC["x"]`)."""
-        # embedding (spec line 20)
+        # forward.layers[0]: embedding
         x = tf.nn.embedding_lookup(self.embeddings, x)
-        # reduce_mean (spec line 21)
+        # forward.layers[1]: reduce_mean
         x = tf.reduce_mean(x, axis=1)
-        # dense (spec line 22)
+        # forward.layers[2]: dense
         x = tf.matmul(x, self.kernel)
         x = tf.nn.bias_add(x, self.bias)
-        # sigmoid (spec line 23)
+        # forward.layers[3]: sigmoid
         x = tf.math.sigmoid(x)
         return x
 

@@ -150,7 +150,7 @@ class LinearRegression(tff.learning.models.VariableModel):
 
     def predict_on_batch(self, x, training=True):
         """Runs the forward computation on features `x` (`INPUT_SPEC["x"]`)."""
-        # dense (spec line 19)
+        # forward.layers[0]: dense
         x = tf.matmul(x, self.a)
         x = tf.nn.bias_add(x, self.b)
         return x

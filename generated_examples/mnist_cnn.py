@@ -204,27 +204,27 @@ class MnistCnn(tff.learning.models.VariableModel):
 
     def predict_on_batch(self, x, training=True):
         """Runs the forward computation on features `x` (`INPUT_SPEC["x"]`)."""
-        # normalize (spec line 25)
+        # forward.layers[0]: normalize
         x = tf.math.subtract(x, self.pixel_mean)
         x = tf.math.divide(x, self.pixel_std)
-        # conv2d (spec line 26)
+        # forward.layers[1]: conv2d
         x = tf.nn.conv2d(x, self.conv_filters, strides=1, padding="SAME")
         x = tf.nn.bias_add(x, self.conv_bias)
-        # relu (spec line 27)
+        # forward.layers[2]: relu
         x = tf.nn.relu(x)
-        # max_pool2d (spec line 28)
+        # forward.layers[3]: max_pool2d
         x = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="VALID")
-        # flatten (spec line 29)
+        # forward.layers[4]: flatten
         x = tf.reshape(x, [tf.shape(x)[0], -1])
-        # dense (spec line 30)
+        # forward.layers[5]: dense
         x = tf.matmul(x, self.hidden_kernel)
         x = tf.nn.bias_add(x, self.hidden_bias)
-        # tanh (spec line 31)
+        # forward.layers[6]: tanh
         x = tf.math.tanh(x)
-        # dropout (spec line 32)
+        # forward.layers[7]: dropout
         if training:
             x = tf.nn.dropout(x, rate=0.25, seed=7)
-        # dense (spec line 33)
+        # forward.layers[8]: dense
         x = tf.matmul(x, self.logits_kernel)
         x = tf.nn.bias_add(x, self.logits_bias)
         return x

@@ -126,10 +126,10 @@ class MnistLogistic(tff.learning.models.VariableModel):
 
     def predict_on_batch(self, x, training=True):
         """Runs the forward computation on features `x` (`INPUT_SPEC["x"]`)."""
-        # dense (spec line 19)
+        # forward.layers[0]: dense
         x = tf.matmul(x, self.kernel)
         x = tf.nn.bias_add(x, self.bias)
-        # softmax (spec line 20)
+        # forward.layers[1]: softmax
         x = tf.nn.softmax(x)
         return x
 

@@ -1,0 +1,315 @@
+"""Regeneration workflow: check and regenerate by spec or module, project config, determinism,
+scaffolding and the editor schema (no TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from conftest import EXAMPLES, ROOT
+from snapshots import bad_specs
+
+from codegen import generate
+from codegen.schema import spec_schema
+from codegen.verify import verify_file
+
+WRAGPEN = [sys.executable, "-m", "codegen"]
+
+
+def wrapgen(
+    *args: str, cwd: Path = ROOT, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*WRAGPEN, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+@pytest.fixture()
+def project(tmp_path):
+    """A user project: two specs under models/, generated, with a [tool.wrapgen] table."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("mnist_logistic", "linear_regression"):
+        shutil.copy(EXAMPLES / f"{name}.yaml", models)
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n\n[tool.wrapgen]\nspecs = ["models/*.yaml"]\n'
+        'output = "{stem}_model.py"\n'
+    )
+    result = wrapgen("generate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+# -- check and regenerate -----------------------------------------------------
+
+
+def test_config_lists_the_specs_and_names_the_outputs(project):
+    assert sorted(p.name for p in (project / "models").glob("*.py")) == [
+        "linear_regression_model.py",
+        "mnist_logistic_model.py",
+    ]
+    result = wrapgen("generate", cwd=project)
+    assert result.stdout.splitlines() == [
+        "up to date: models/linear_regression_model.py",
+        "up to date: models/mnist_logistic_model.py",
+    ]
+    assert "0 written, 2 already fresh" in result.stderr
+    assert wrapgen("check", cwd=project).returncode == 0
+
+
+def test_check_accepts_a_hand_edited_module_alone(project):
+    module = project / "models" / "mnist_logistic_model.py"
+    fresh = module.read_text("utf-8")
+    module.write_text(
+        fresh.replace("LEARNING_RATE = 0.1", "LEARNING_RATE = 0.3"), "utf-8"
+    )
+    result = wrapgen("check", "models/mnist_logistic_model.py", cwd=project)
+    assert result.returncode == 1
+    assert "-LEARNING_RATE = 0.3\n+LEARNING_RATE = 0.1" in result.stdout
+    assert result.stdout.startswith("--- models/mnist_logistic_model.py (on disk)")
+    assert "\x1b[" not in result.stdout  # not a terminal: plain
+    assert (
+        "stale: models/mnist_logistic_model.py (spec models/mnist_logistic.yaml)"
+        in result.stderr
+    )
+    assert module.read_text("utf-8") != fresh  # check never writes
+    coloured = wrapgen(
+        "check", "--color", "always", "models/mnist_logistic_model.py", cwd=project
+    )
+    assert "\x1b[31m-LEARNING_RATE = 0.3" in coloured.stdout
+    regenerated = wrapgen("models/mnist_logistic_model.py", cwd=project)
+    assert regenerated.returncode == 0
+    assert regenerated.stdout == "wrote: models/mnist_logistic_model.py\n"
+    assert module.read_text("utf-8") == fresh
+
+
+def test_check_json_reports_every_target(project):
+    (project / "models" / "linear_regression_model.py").unlink()
+    result = wrapgen("check", "--format", "json", cwd=project)
+    assert result.returncode == 1
+    report = {Path(item["output"]).name: item for item in json.loads(result.stdout)}
+    assert report["linear_regression_model.py"]["status"] == "missing"
+    assert report["mnist_logistic_model.py"]["status"] == "fresh"
+    assert report["linear_regression_model.py"]["diff"].startswith("--- ")
+    assert set(report["mnist_logistic_model.py"]) == {
+        "spec",
+        "output",
+        "status",
+        "message",
+        "diff",
+    }
+
+
+def test_check_of_a_broken_spec_exits_2_and_names_it(project):
+    spec = project / "models" / "mnist_logistic.yaml"
+    spec.write_text(
+        spec.read_text("utf-8").replace("learning_rate: 0.1", "learning_rate: x")
+    )
+    result = wrapgen("check", cwd=project)
+    assert result.returncode == 2
+    assert "models/mnist_logistic.yaml:" in result.stderr
+    assert "learning_rate" in result.stderr
+
+
+def test_spec_output_key_wins_over_the_config_naming(project):
+    spec = project / "models" / "linear_regression.yaml"
+    spec.write_text("output: custom.py\n" + spec.read_text("utf-8"))
+    assert wrapgen("generate", cwd=project).returncode == 0
+    assert (project / "models" / "custom.py").exists()
+
+
+def test_skip_other_files_ignores_what_is_not_wrapgen(project):
+    (project / "notes.yaml").write_text("just: data\n")
+    (project / "tool.py").write_text("print('hello')\n")
+    args = ["notes.yaml", "tool.py", "models/mnist_logistic_model.py"]
+    assert wrapgen("check", *args, cwd=project).returncode == 2
+    result = wrapgen("check", "--skip-other-files", *args, cwd=project)
+    assert result.returncode == 0, result.stderr
+    result = wrapgen("generate", "--skip-other-files", *args, cwd=project)
+    assert result.stdout == "up to date: models/mnist_logistic_model.py\n"
+
+
+def test_no_path_and_no_config_is_a_usage_error(tmp_path):
+    result = wrapgen("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no [tool.wrapgen] table" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('specs = "models/*.yaml"', "specs: expected a non-empty list"),
+        ('specs = ["*.yaml"]\noutput = "../x.py"', "output: expected a relative path"),
+        ('specs = ["*.yaml"]\noutput = "{name}.py"', "output: expected a path pattern"),
+        ('specs = ["*.yaml"]\nglobs = []', "found unknown globs"),
+    ],
+)
+def test_bad_config_is_a_clear_usage_error(tmp_path, table, message):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.wrapgen]\n{table}\n")
+    result = wrapgen("check", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+# -- determinism --------------------------------------------------------------
+
+
+def _reordered(text: str) -> str:
+    """The spec with its sections, and the fields of each entry, in reverse order."""
+    data = yaml.safe_load(text)
+
+    def flip(value, depth=0):
+        if isinstance(value, dict):
+            ordered = {k: flip(v, depth + 1) for k, v in value.items()}
+            # Inputs, variables and metrics are ordered collections; their entries' fields are not.
+            if depth == 1:
+                return ordered
+            return dict(reversed(list(ordered.items())))
+        if isinstance(value, list):
+            return [flip(v, depth + 1) for v in value]
+        return value
+
+    top = {
+        k: flip(v, 1) if k in ("inputs", "variables", "metrics") else flip(v)
+        for k, v in data.items()
+    }
+    return "# reordered and reformatted\n" + yaml.safe_dump(
+        dict(reversed(list(top.items()))), sort_keys=False, default_flow_style=False
+    )
+
+
+@pytest.mark.parametrize("name", ["mnist_cnn", "bag_of_words", "keras_mlp"])
+def test_key_order_comments_and_layout_do_not_change_the_module(tmp_path, name):
+    original = (EXAMPLES / f"{name}.yaml").read_text("utf-8")
+    (tmp_path / f"{name}.yaml").write_text(_reordered(original), "utf-8")
+    assert _reordered(original) != original
+    reordered = generate(tmp_path / f"{name}.yaml", tmp_path / f"{name}.py")
+    assert reordered.text == (EXAMPLES / f"{name}.py").read_text("utf-8")
+
+
+def test_order_that_means_something_changes_the_module(tmp_path):
+    spec = (EXAMPLES / "mnist_logistic.yaml").read_text("utf-8")
+    swapped = spec.replace(
+        "  loss: loss\n  accuracy: sparse_categorical_accuracy\n",
+        "  accuracy: sparse_categorical_accuracy\n  loss: loss\n",
+    )
+    assert swapped != spec
+    (tmp_path / "mnist_logistic.yaml").write_text(swapped, "utf-8")
+    text = generate(tmp_path / "mnist_logistic.yaml").text
+    assert 'METRIC_NAMES = ("accuracy", "loss", "num_examples")' in text
+
+
+def test_output_is_identical_for_relative_and_absolute_paths_and_any_cwd(tmp_path):
+    shutil.copy(EXAMPLES / "linear_regression.yaml", tmp_path)
+    outputs = []
+    for cwd, spec, out in (
+        (tmp_path, "linear_regression.yaml", "out/model.py"),
+        (
+            ROOT,
+            str(tmp_path / "linear_regression.yaml"),
+            str(tmp_path / "out" / "model.py"),
+        ),
+        (tmp_path / "out", "../linear_regression.yaml", "model.py"),
+    ):
+        (tmp_path / "out").mkdir(exist_ok=True)
+        env = {**os.environ, "PYTHONHASHSEED": str(len(outputs) * 7 + 1)}
+        result = wrapgen(spec, "-o", out, cwd=cwd, env=env)
+        assert result.returncode == 0, result.stderr
+        outputs.append((tmp_path / "out" / "model.py").read_bytes())
+        (tmp_path / "out" / "model.py").unlink()
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert b"from ../linear_regression.yaml (sha256" in outputs[0]
+
+
+# -- scaffolding ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("template", ["logistic", "cnn", "keras"])
+def test_init_template_generates_a_verified_module(tmp_path, template):
+    result = wrapgen("init", "my_model", "--template", template, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    spec = tmp_path / "my_model.yaml"
+    assert spec.read_text("utf-8").startswith("# MyModel: ")
+    assert wrapgen("my_model.yaml", cwd=tmp_path).returncode == 0
+    assert verify_file(tmp_path / "my_model.py") == []
+    again = wrapgen("init", "my_model", cwd=tmp_path)
+    assert again.returncode == 2 and "never overwrites" in again.stderr
+
+
+def test_init_rejects_a_name_that_makes_no_class_and_unknown_templates(tmp_path):
+    assert wrapgen("init", "9lives", cwd=tmp_path).returncode == 2
+    bad = wrapgen("init", "ok_name", "--template", "rnn", cwd=tmp_path)
+    assert bad.returncode == 2 and "expected one of logistic, cnn, keras" in bad.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- editor schema ----------------------------------------------------------------
+
+SCHEMA_CANNOT_SEE = {
+    # Cross-field rules, which only the validator knows.
+    "input_and_variable_same_name",
+    "label_not_an_input",
+    "layer_names_undeclared_variable",
+    "loss_label_dtype_mismatch",
+    "metric_mean_without_num_examples",
+    "metric_needs_other_label",
+    "shape_mismatch_in_layer_stack",
+    "variable_unused",
+    # YAML-level problems that a parsed document no longer shows.
+    "load_duplicate_nested_key",
+    "load_duplicate_top_level_key",
+    "load_merge_key",
+    # JSON Schema counts 4.0 as an integer and cannot reject NaN.
+    "shape_float_dimension",
+    "optimizer_learning_rate_nan",
+}
+
+
+def test_committed_schema_is_what_wrapgen_schema_prints():
+    result = wrapgen("schema")
+    assert result.returncode == 0
+    committed = (ROOT / "schema" / "wrapgen-spec.schema.json").read_text("utf-8")
+    assert result.stdout == committed, (
+        "regenerate: wrapgen schema > schema/wrapgen-spec.schema.json"
+    )
+    jsonschema.Draft202012Validator.check_schema(json.loads(committed))
+
+
+def test_schema_accepts_every_example_and_starter_spec(tmp_path):
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    for path in EXAMPLES.glob("*.yaml"):
+        assert (
+            list(validator.iter_errors(yaml.safe_load(path.read_text("utf-8")))) == []
+        ), path
+    for template in ("logistic", "cnn", "keras"):
+        assert (
+            wrapgen("init", template, "--template", template, cwd=tmp_path).returncode
+            == 0
+        )
+        data = yaml.safe_load((tmp_path / f"{template}.yaml").read_text("utf-8"))
+        assert list(validator.iter_errors(data)) == [], template
+
+
+def test_schema_rejects_the_bad_specs_a_schema_can_see():
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    rejected, accepted = set(), set()
+    for path in bad_specs():
+        try:
+            data = yaml.safe_load(path.read_bytes())
+        except (yaml.YAMLError, RecursionError):
+            continue  # not YAML at all: nothing for a schema to check
+        (rejected if list(validator.iter_errors(data)) else accepted).add(path.stem)
+    assert accepted == SCHEMA_CANNOT_SEE
+    assert len(rejected) >= 35
