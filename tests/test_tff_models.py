@@ -385,3 +385,40 @@ def test_sampled_valid_specs_train_one_fed_avg_round(spec, tmp_path_factory):
     assert tuple(metrics) == module.METRIC_NAMES
     assert int(metrics["num_examples"]) == 64
     assert all(math.isfinite(float(v)) for v in metrics.values())
+
+
+def test_init_from_keras_writes_a_spec_whose_module_trains(tmp_path):
+    import shutil
+
+    shutil.copy(EXAMPLES / "keras_builders.py", tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codegen",
+            "init",
+            "wrapped_mlp",
+            "--from-keras",
+            "keras_builders:build_mlp",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    spec_text = (tmp_path / "wrapped_mlp.yaml").read_text("utf-8")
+    assert "x: {dtype: float32, shape: [null, 784]}" in spec_text
+    assert "loss: sparse_categorical_crossentropy" in spec_text and "TODO" in spec_text
+    generated = generate(tmp_path / "wrapped_mlp.yaml")
+    (tmp_path / "wrapped_mlp.py").write_text(generated.text, "utf-8")
+    module = import_module_file(tmp_path / "wrapped_mlp.py", "wrapped_mlp_from_keras")
+    data = to_datasets(make_client_data(generated.spec, 2, 32, 0, output_width(module)))
+    process = build_fed_avg(module)
+    state = process.initialize()
+    losses = []
+    for _ in range(3):
+        result = process.next(state, data)
+        state = result.state
+        losses.append(float(train_metrics(result)["loss"]))
+    assert losses[-1] < losses[0], losses
