@@ -27,7 +27,7 @@ snapshots: $(STAMP)
 
 # Regenerate every committed example module from its spec.
 examples: $(STAMP)
-	$(BIN)/wrapgen generated_examples/*.yaml
+	$(BIN)/wrapgen generate
 
 # TFF 0.87 pins jax/jaxlib 0.4.14, which the package index lacks: install TFF
 # without its dependencies, then its own requirement list with jax 0.4.13.
