@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Callable
@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_federated as tff  # noqa: E402
 
+from codegen.datasets import FederatedData  # noqa: E402
 from codegen.pipeline import Generated  # noqa: E402
-from codegen.synthetic import make_client_data  # noqa: E402
 from codegen.workers import stop_tff_workers  # noqa: E402
 
 
@@ -78,45 +78,95 @@ def build_fed_avg(module: ModuleType) -> tff.templates.IterativeProcess:
     )
 
 
-def run(
-    generated: Generated,
+@dataclass
+class RunResult:
+    """Metrics per round, the final evaluation, and where the time went (seconds)."""
+
+    train: list[dict] = field(default_factory=list)
+    eval: list[dict] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def use_workers(workers: int) -> None:
+    """Run TFF computations on `workers` C++ worker processes (TFF's own contexts).
+
+    One worker is TFF's default local C++ context. Several are TFF's
+    mergeable-computation context over as many asynchronous local C++
+    contexts: each round's clients are split into sub-rounds that run on
+    separate workers, and their results are merged.
+    """
+    if workers > 1:
+        tff.backends.native.set_mergeable_comp_execution_context(
+            [
+                tff.backends.native.create_async_local_cpp_execution_context()
+                for _ in range(workers)
+            ]
+        )
+    else:
+        tff.backends.native.set_sync_local_cpp_execution_context()
+
+
+def train_and_evaluate(
+    module: ModuleType,
+    data: FederatedData,
     rounds: int,
-    clients: int,
-    examples: int,
+    clients_per_round: int,
     seed: int,
-    echo: Callable[[str], None] = print,
-) -> dict:
-    """Train the generated model for `rounds` FedAvg rounds on synthetic data, then evaluate."""
-    with tempfile.TemporaryDirectory(prefix="wrapgen-run-") as folder:
-        module = import_generated(generated, Path(folder))
-        data = make_client_data(
-            generated.spec, clients + 1, examples, seed, output_width(module)
-        )
-        train_data, eval_data = to_datasets(data[:clients]), to_datasets(data[clients:])
-        started = time.perf_counter()
-        process = build_fed_avg(module)
-        state = process.initialize()
-        echo(
-            f"{generated.spec.name}: FedAvg over {clients} synthetic clients x {examples} examples"
-        )
-        history = []
-        for round_number in range(1, rounds + 1):
-            result = process.next(state, train_data)
-            state = result.state
-            metrics = dict(result.metrics["client_work"]["train"])
-            history.append(metrics)
-            echo(f"round {round_number}: " + _format(metrics))
-        evaluation = tff.learning.algorithms.build_fed_eval(module.model_fn)
-        eval_state = evaluation.set_model_weights(
-            evaluation.initialize(), process.get_model_weights(state)
-        )
-        eval_metrics = evaluation.next(eval_state, eval_data).metrics["client_work"][
-            "eval"
-        ]
-        final = dict(eval_metrics["current_round_metrics"])
-        echo("eval on a held-out client: " + _format(final))
-        echo(f"done in {time.perf_counter() - started:.1f} s")
-        return {"train": history, "eval": final}
+    eval_every: int = 1,
+    on_round: Callable[[int, dict, dict | None], None] | None = None,
+) -> RunResult:
+    """FedAvg for `rounds` rounds over `clients_per_round` sampled clients, with fed_eval.
+
+    Clients are sampled without replacement each round with a seeded RNG, so
+    the same arguments give the same rounds. The model is evaluated on the
+    held-out clients every `eval_every` rounds and after the last one.
+    """
+    result = RunResult()
+    started = time.perf_counter()
+    train_data = to_datasets(data.train)
+    eval_data = to_datasets(data.eval)
+    process = build_fed_avg(module)
+    evaluation = tff.learning.algorithms.build_fed_eval(module.model_fn)
+    state = process.initialize()
+    eval_state = evaluation.initialize()
+    result.timings["build_s"] = time.perf_counter() - started
+    rng = np.random.default_rng(seed)
+    count = min(clients_per_round, len(train_data))
+    round_times, eval_times = [], []
+    for number in range(1, rounds + 1):
+        chosen = sorted(rng.choice(len(train_data), count, replace=False))
+        tick = time.perf_counter()
+        output = process.next(state, [train_data[i] for i in chosen])
+        round_times.append(time.perf_counter() - tick)
+        state = output.state
+        metrics = _floats(output.metrics["client_work"]["train"])
+        result.train.append(metrics)
+        evaluated = None
+        if number % eval_every == 0 or number == rounds:
+            tick = time.perf_counter()
+            eval_state = evaluation.set_model_weights(
+                eval_state, process.get_model_weights(state)
+            )
+            evaluated = _floats(
+                evaluation.next(eval_state, eval_data).metrics["client_work"]["eval"][
+                    "current_round_metrics"
+                ]
+            )
+            eval_times.append(time.perf_counter() - tick)
+            result.eval.append({"round": number, **evaluated})
+        if on_round is not None:
+            on_round(number, metrics, evaluated)
+    result.timings.update(
+        rounds_s=sum(round_times),
+        median_round_s=float(np.median(round_times)),
+        eval_s=sum(eval_times),
+        total_s=time.perf_counter() - started,
+    )
+    return result
+
+
+def _floats(metrics) -> dict:
+    return {name: float(value) for name, value in metrics.items()}
 
 
 def _format(metrics: dict) -> str:

@@ -293,30 +293,6 @@ def test_keras_wrapper_checks_the_builder_inputs(monkeypatch):
         module.model_fn()
 
 
-def test_run_command_leaves_no_worker_process():
-    code = (
-        "import subprocess, sys\n"
-        "from codegen.cli import app\n"
-        "try:\n"
-        f"    app(['run', {str(EXAMPLES / 'linear_regression.yaml')!r}, '--rounds', '1', '--clients', '2', '--examples', '32'])\n"
-        "except SystemExit as exit:\n"
-        "    assert not exit.code, exit.code\n"
-        "from codegen.workers import child_worker_pids\n"
-        "import os\n"
-        "print('workers left:', child_worker_pids(os.getpid()))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "round 1: loss" in result.stdout
-    assert "workers left: []" in result.stdout
-
-
 def _linear_clients(clients: int, examples: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     true_a, true_b = np.array([[2.0], [-1.0]], np.float32), 0.5

@@ -1,0 +1,159 @@
+"""`wrapgen run` end to end, as users run it: digits accuracy, plots, JSON, workers, clean-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import EXAMPLES, ROOT
+
+from codegen.workers import all_worker_pids
+
+pytestmark = pytest.mark.tff
+
+DIGITS = str(EXAMPLES / "digits_logistic.yaml")
+
+
+def wrapgen_run(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "codegen", "run", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def summary(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture()
+def no_new_workers():
+    """Fails the test if a TFF worker started during it is still running afterwards."""
+    before = set(all_worker_pids())
+    yield
+    deadline = time.monotonic() + 10
+    while set(all_worker_pids()) - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert set(all_worker_pids()) - before == set()
+
+
+def test_digits_run_reaches_85_percent_and_writes_plot_and_json(
+    tmp_path, no_new_workers
+):
+    plot = tmp_path / "curve.png"
+    result = wrapgen_run(DIGITS, "--data", "digits", "--json", "--plot", str(plot))
+    report = summary(result)
+    assert report["eval"]["accuracy"] >= 0.85, report["eval"]
+    assert report["rounds"] == 20 and len(report["history"]["train"]) == 20
+    assert set(report["timings"]) >= {
+        "build_s",
+        "median_round_s",
+        "wall_s",
+        "generate_s",
+    }
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "round 20/20: train loss" in result.stderr
+    assert "metrics per round" in result.stderr
+
+
+def test_two_workers_give_the_metrics_of_one(no_new_workers):
+    args = (DIGITS, "--rounds", "2", "--data-clients", "6", "--clients", "6", "--json")
+    one = summary(wrapgen_run(*args, "--workers", "1"))
+    two = summary(wrapgen_run(*args, "--workers", "2"))
+    for split in ("train", "eval"):
+        for first, second in zip(one["history"][split], two["history"][split]):
+            assert first.keys() == second.keys()
+            for name in first:
+                assert abs(first[name] - second[name]) <= 1e-5, (
+                    split,
+                    name,
+                    first,
+                    second,
+                )
+    assert two["workers"] == 2
+
+
+def test_run_on_a_generated_module_and_synthetic_data(no_new_workers):
+    report = summary(
+        wrapgen_run(
+            str(EXAMPLES / "linear_regression.py"),
+            "--data",
+            "synthetic",
+            "--rounds",
+            "3",
+            "--data-clients",
+            "4",
+            "--clients",
+            "2",
+            "--examples",
+            "64",
+            "--json",
+        )
+    )
+    assert report["spec"] == "LinearRegression"
+    assert report["train"]["num_examples"] == 128
+
+
+def test_spec_that_cannot_take_digits_is_a_clear_error(no_new_workers):
+    result = wrapgen_run(str(EXAMPLES / "linear_regression.yaml"), "--data", "digits")
+    assert result.returncode == 2
+    assert (
+        "--data digits: the spec LinearRegression cannot take the digits"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_error_during_training_stops_the_workers(tmp_path, no_new_workers):
+    shutil.copy(EXAMPLES / "digits_logistic.yaml", tmp_path)
+    module = (EXAMPLES / "digits_logistic.py").read_text("utf-8")
+    anchor = "        _check_batch(batch_input)\n"
+    failing = (
+        anchor
+        + '        tf.debugging.assert_less(batch_input["x"], 0.5, message="pixels too bright")\n'
+    )
+    (tmp_path / "digits_logistic.py").write_text(
+        module.replace(anchor, failing), "utf-8"
+    )
+    result = wrapgen_run(str(tmp_path / "digits_logistic.py"), "--rounds", "3")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert ": training failed: " in result.stderr
+    assert "pixels too bright" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_stops_the_workers(no_new_workers):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codegen", "run", DIGITS, "--rounds", "100000"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if line.startswith("round 2/"):
+                break
+        assert any(line.startswith("round 2/") for line in lines), "".join(lines)[
+            -3000:
+        ]
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=120)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, rest[-3000:]
+    assert "interrupted: stopping the TFF workers" in rest
+    assert "Traceback" not in rest
+    assert os.getpid() > 0
