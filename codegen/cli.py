@@ -346,7 +346,7 @@ def run_command(
 ) -> None:
     from rich.console import Console
 
-    from codegen.runner import RunOptions
+    from codegen.runner import INTERRUPTED, RunOptions
     from codegen.runner import run as run_training
 
     options = RunOptions(
@@ -368,6 +368,15 @@ def run_command(
         code = _fail(error)
     except Exception as error:  # noqa: BLE001 - reported as a wrapgen bug, exit 3
         code = _internal(target, error)
+    if code == INTERRUPTED:
+        # TFF's executor threads may still be waiting on the stopped workers (or start
+        # new ones); leave at once, after a last stop, instead of waiting for them.
+        from codegen.workers import stop_tff_workers
+
+        stop_tff_workers()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     raise typer.Exit(code)
 
 
