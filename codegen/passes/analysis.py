@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Union
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from codegen.header import GENERATED_MARKER
+from codegen.passes import match as m
 
 TFF = "tensorflow_federated"
 MODERN_BASES = (
@@ -189,7 +189,7 @@ class SourceModule:
                 parents[id(child)] = node
                 stack.append((child, False))
 
-    def findall(self, root: cst.CSTNode, matcher: m.BaseMatcherNode) -> list:
+    def findall(self, root: cst.CSTNode, matcher: m.Matcher) -> list:
         """Nodes under `root` (itself included) that `matcher` matches, in source order."""
         start, end = self._spans[id(root)]
         types, constrained = _matcher_info(matcher)
@@ -777,19 +777,10 @@ def _is_node(kind: type) -> bool:
     return known
 
 
-_MATCHERS: dict[int, tuple[tuple[type, ...], bool, m.BaseMatcherNode]] = {}
-
-
-def _matcher_info(matcher: m.BaseMatcherNode) -> tuple[tuple[type, ...], bool]:
-    """The node classes a matcher can match, and whether it constrains any field."""
-    cached = _MATCHERS.get(id(matcher))
-    if cached is not None and cached[2] is matcher:
-        return cached[0], cached[1]
-    options = matcher.options if isinstance(matcher, m.OneOf) else (matcher,)
-    types = tuple(getattr(cst, type(option).__name__) for option in options)
-    constrained = any(option != type(option)() for option in options)
-    _MATCHERS[id(matcher)] = (types, constrained, matcher)
-    return types, constrained
+def _matcher_info(matcher: m.Matcher) -> tuple[tuple[type, ...], bool]:
+    """The node classes a pattern can match, and whether it constrains any field."""
+    options = matcher.options
+    return tuple(o.node_type for o in options), any(o.fields for o in options)
 
 
 def structure_keys(

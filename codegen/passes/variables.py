@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import libcst as cst
-import libcst.matchers as m
 
+from codegen.passes import match as m
 from codegen.passes.analysis import (
     Finding,
     ModelClass,
