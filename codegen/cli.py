@@ -315,7 +315,8 @@ def verify_command(
     "generated module, with FedAvg, then evaluate it with fed_eval on held-out clients.\n\n"
     "Data: --data digits (scikit-learn's 8x8 digits, split non-IID by label skew) or "
     "--data synthetic (learnable data shaped by the spec). --workers N spreads each round's "
-    "clients over N TFF C++ worker processes. No worker outlives the command.\n\n"
+    "clients over N local TFF C++ worker processes, --worker-address over running ones. "
+    "No worker wrapgen starts outlives the command.\n\n"
     "Exit codes: 0 trained, 1 verification findings or training failed, 2 bad input or "
     "usage, 3 internal error, 130 interrupted.",
 )
@@ -333,7 +334,13 @@ def run_command(
     skew: float = typer.Option(0.5, help="Label skew of digits in [0, 1]: 0 is IID."),
     examples: int = typer.Option(256, min=1, help="Examples per synthetic client."),
     seed: int = typer.Option(0, help="Seed of the data split and client sampling."),
-    workers: int = typer.Option(1, min=1, help="TFF C++ worker processes."),
+    workers: int = typer.Option(1, min=1, help="Local TFF C++ worker processes."),
+    worker_address: Optional[List[str]] = typer.Option(
+        None,
+        "--worker-address",
+        metavar="HOST:PORT",
+        help="A running TFF C++ worker (repeat for several); wrapgen neither starts nor stops it.",
+    ),
     eval_every: int = typer.Option(
         1, min=1, help="Evaluate every N rounds (and at the end)."
     ),
@@ -358,6 +365,7 @@ def run_command(
         examples=examples,
         seed=seed,
         workers=workers,
+        worker_addresses=tuple(worker_address or ()),
         eval_every=eval_every,
         plot=plot,
         json=as_json,

@@ -46,6 +46,7 @@ class RunOptions:
     examples: int = 256
     seed: int = 0
     workers: int = 1
+    worker_addresses: tuple[str, ...] = ()
     eval_every: int = 1
     plot: Path | None = None
     json: bool = False
@@ -60,6 +61,12 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
         )
     if options.workers < 1:
         raise UsageError(f"--workers: expected at least 1, found {options.workers}")
+    if options.worker_addresses and options.workers != 1:
+        raise UsageError("--workers and --worker-address exclude each other")
+    for address in options.worker_addresses:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise UsageError(f"--worker-address: expected host:port, found {address!r}")
     spec, module_text, module_path = _prepare(target)
     generated_s = time.perf_counter() - started
     from codegen import train  # imports TensorFlow and TFF: only past this point
@@ -70,11 +77,12 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
                 train, spec, module_text, module_path, Path(folder), target
             )
             data = _data(train, spec, module, options)
-            train.use_workers(options.workers)
+            train.use_workers(options.workers, options.worker_addresses)
             err.print(
                 f"[bold]{spec.name}[/bold]: FedAvg, {options.rounds} rounds x "
-                f"{min(options.clients, len(data.train))} clients on {options.workers} "
-                f"worker(s); {data.description}"
+                f"{min(options.clients, len(data.train))} clients on "
+                f"{len(options.worker_addresses) or options.workers} worker(s); "
+                f"{data.description}"
             )
             result = _train(train, module, data, options, err)
         result.timings["generate_s"] = generated_s
@@ -232,7 +240,8 @@ def _report(
             "data": description,
             "rounds": options.rounds,
             "clients_per_round": options.clients,
-            "workers": options.workers,
+            "workers": len(options.worker_addresses) or options.workers,
+            "worker_addresses": list(options.worker_addresses),
             "train": result.train[-1],
             "eval": final_eval,
             "history": {"train": result.train, "eval": result.eval},

@@ -10,6 +10,7 @@ import importlib.util
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +23,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_federated as tff  # noqa: E402
 
 from codegen.datasets import FederatedData  # noqa: E402
+from codegen.errors import UsageError  # noqa: E402
 from codegen.pipeline import Generated  # noqa: E402
 from codegen.workers import stop_tff_workers  # noqa: E402
 
@@ -87,15 +89,23 @@ class RunResult:
     timings: dict = field(default_factory=dict)
 
 
-def use_workers(workers: int) -> None:
-    """Run TFF computations on `workers` C++ worker processes (TFF's own contexts).
+def use_workers(workers: int, addresses: Sequence[str] = ()) -> None:
+    """Run TFF computations on `workers` local C++ workers, or on running remote workers.
 
-    One worker is TFF's default local C++ context. Several are TFF's
-    mergeable-computation context over as many asynchronous local C++
-    contexts: each round's clients are split into sub-rounds that run on
-    separate workers, and their results are merged.
+    One local worker is TFF's default C++ context. Several workers (local, or
+    the TFF C++ `worker_binary` servers at `addresses`, as `host:port`) are
+    TFF's mergeable-computation context over one asynchronous context per
+    worker: each round's clients are split into sub-rounds that run on
+    separate workers, and their results are merged. Remote workers are not
+    started or stopped here.
     """
-    if workers > 1:
+    if addresses:
+        contexts = [_remote_context(address) for address in addresses]
+        if len(contexts) == 1:
+            tff.framework.set_default_context(_remote_context(addresses[0], sync=True))
+        else:
+            tff.backends.native.set_mergeable_comp_execution_context(contexts)
+    elif workers > 1:
         tff.backends.native.set_mergeable_comp_execution_context(
             [
                 tff.backends.native.create_async_local_cpp_execution_context()
@@ -104,6 +114,49 @@ def use_workers(workers: int) -> None:
         )
     else:
         tff.backends.native.set_sync_local_cpp_execution_context()
+
+
+_MAX_MESSAGE = 2**31 - 1
+_CHANNEL_OPTIONS = [
+    ("grpc.max_message_length", _MAX_MESSAGE),
+    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+    ("grpc.max_send_message_length", _MAX_MESSAGE),
+]
+
+
+def _remote_context(address: str, sync: bool = False, wait_s: float = 10.0):
+    """A TFF execution context for the C++ worker serving at `address`, from TFF's parts."""
+    import grpc
+
+    channel = grpc.insecure_channel(address, _CHANNEL_OPTIONS)
+    stub = tff.framework.RemoteExecutorGrpcStub(channel)
+    deadline = time.monotonic() + wait_s
+    while not stub.is_ready:
+        if time.monotonic() > deadline:
+            raise UsageError(
+                f"--worker-address {address}: no TFF worker answered within {wait_s:.0f} s"
+            )
+        time.sleep(0.1)
+
+    def stack_fn(cardinalities):
+        cardinalities.setdefault(tff.CLIENTS, 0)
+        executor = tff.framework.RemoteExecutor(stub)
+        executor.set_cardinalities(cardinalities)
+        return executor
+
+    context_class = (
+        tff.framework.SyncExecutionContext
+        if sync
+        else tff.framework.AsyncExecutionContext
+    )
+    return context_class(
+        executor_fn=tff.framework.ResourceManagingExecutorFactory(
+            executor_stack_fn=stack_fn
+        ),
+        compiler_fn=tff.backends.native.desugar_and_transform_to_native,
+        transform_args=tff.tensorflow.transform_args,
+        transform_result=tff.tensorflow.transform_result,
+    )
 
 
 def train_and_evaluate(

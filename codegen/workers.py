@@ -46,7 +46,14 @@ def _stop_service_managers(timeout: float) -> list[int]:
             stopped.append(process.pid)
             obj._process = None
             obj._stub = None
+            # TFF restarts a worker whenever its stub is not ready; after a stop, a
+            # computation still in flight on another thread must fail instead.
+            obj.get_stub = _stopped
     return stopped
+
+
+def _stopped():
+    raise RuntimeError("wrapgen stopped the TFF workers of this process")
 
 
 def child_worker_pids(parent: int) -> list[int]:

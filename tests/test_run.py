@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, ROOT
@@ -157,3 +158,64 @@ def test_ctrl_c_stops_the_workers(no_new_workers):
     assert "interrupted: stopping the TFF workers" in rest
     assert "Traceback" not in rest
     assert os.getpid() > 0
+
+
+@pytest.fixture()
+def loopback_workers():
+    """Two TFF C++ worker servers on loopback ports, stopped after the test."""
+    import importlib.util
+
+    import portpicker
+
+    package = Path(importlib.util.find_spec("tensorflow_federated").origin).parent
+    binary = package / "data" / "worker_binary"
+    ports = [portpicker.pick_unused_port() for _ in range(2)]
+    servers = [
+        subprocess.Popen(
+            [str(binary), f"--port={port}", "--max_concurrent_computation_calls=-1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        yield [f"localhost:{port}" for port in ports]
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGINT)
+        for server in servers:
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def test_remote_workers_give_the_metrics_of_one_local_worker(loopback_workers):
+    args = (DIGITS, "--rounds", "2", "--data-clients", "6", "--clients", "6", "--json")
+    local = summary(wrapgen_run(*args))
+    addresses = [
+        flag for address in loopback_workers for flag in ("--worker-address", address)
+    ]
+    remote = summary(wrapgen_run(*args, *addresses))
+    assert remote["worker_addresses"] == loopback_workers
+    for split in ("train", "eval"):
+        for first, second in zip(local["history"][split], remote["history"][split]):
+            for name in first:
+                assert abs(first[name] - second[name]) <= 1e-5, (
+                    split,
+                    name,
+                    first,
+                    second,
+                )
+
+
+def test_unreachable_worker_address_is_a_clear_error():
+    import portpicker
+
+    port = portpicker.pick_unused_port()
+    result = wrapgen_run(
+        DIGITS, "--rounds", "1", "--worker-address", f"localhost:{port}"
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"--worker-address localhost:{port}: no TFF worker answered" in result.stderr
