@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import functools
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,48 +41,83 @@ class Outcome:
         }
 
 
+PARALLEL_MIN_TARGETS = 16
+"""From this many targets on, the work is spread over the machine's cores."""
+
+
 def regenerate(targets: Sequence[Target], force: bool = False) -> list[Outcome]:
     """Write every target's module; fresh ones are left untouched."""
-    outcomes = []
-    for target in targets:
-        try:
-            generated = _generate(target)
-            assert generated.output is not None
-            changed = write_module(generated.output, generated.text, force=force)
-            status = "written" if changed else "fresh"
-            outcomes.append(Outcome(str(target.spec), str(generated.output), status, 0))
-        except Exception as error:  # noqa: BLE001 - mapped to an exit code below
-            outcomes.append(_failure(target, error))
-    return outcomes
+    return _each(functools.partial(_regenerate_one, force=force), targets)
+
+
+def _each(
+    work: Callable[[Target], Outcome], targets: Sequence[Target]
+) -> list[Outcome]:
+    """`work` on every target, in order; many targets are spread over forked processes,
+    one per core (each target reads and writes only its own module)."""
+    workers = _parallelism(len(targets))
+    if workers == 1:
+        return [work(target) for target in targets]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        chunk = max(1, len(targets) // (workers * 4))
+        return list(pool.map(work, targets, chunksize=chunk))
+
+
+def _regenerate_one(target: Target, force: bool = False) -> Outcome:
+    try:
+        generated = _generate(target)
+        assert generated.output is not None
+        changed = write_module(generated.output, generated.text, force=force)
+        status = "written" if changed else "fresh"
+        return Outcome(str(target.spec), str(generated.output), status, 0)
+    except Exception as error:  # noqa: BLE001 - mapped to an exit code below
+        return _failure(target, error)
+
+
+def _parallelism(count: int) -> int:
+    """Worker processes for `count` targets: 1 unless forking is cheap and safe here."""
+    cores = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count()
+    )
+    if (
+        count < PARALLEL_MIN_TARGETS
+        or not cores
+        or cores < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+        or "tensorflow" in sys.modules  # never fork a process with TensorFlow's threads
+    ):
+        return 1
+    return min(cores, 8)
 
 
 def check(targets: Sequence[Target]) -> list[Outcome]:
     """Compare every target's module on disk with a fresh generation; never writes."""
-    outcomes = []
-    for target in targets:
-        try:
-            generated = _generate(target)
-            assert generated.output is not None
-            output = generated.output
-            current = _read(output)
-            if current == generated.text:
-                outcomes.append(Outcome(str(target.spec), str(output), "fresh", 0))
-                continue
-            diff = "".join(
-                difflib.unified_diff(
-                    (current or "").splitlines(keepends=True),
-                    generated.text.splitlines(keepends=True),
-                    fromfile=f"{output} (on disk)",
-                    tofile=f"{output} (from {target.spec})",
-                )
+    return _each(_check_one, targets)
+
+
+def _check_one(target: Target) -> Outcome:
+    try:
+        generated = _generate(target)
+        assert generated.output is not None
+        output = generated.output
+        current = _read(output)
+        if current == generated.text:
+            return Outcome(str(target.spec), str(output), "fresh", 0)
+        diff = "".join(
+            difflib.unified_diff(
+                (current or "").splitlines(keepends=True),
+                generated.text.splitlines(keepends=True),
+                fromfile=f"{output} (on disk)",
+                tofile=f"{output} (from {target.spec})",
             )
-            status = "missing" if current is None else "stale"
-            outcomes.append(
-                Outcome(str(target.spec), str(output), status, 1, diff=diff)
-            )
-        except Exception as error:  # noqa: BLE001 - mapped to an exit code below
-            outcomes.append(_failure(target, error))
-    return outcomes
+        )
+        status = "missing" if current is None else "stale"
+        return Outcome(str(target.spec), str(output), status, 1, diff=diff)
+    except Exception as error:  # noqa: BLE001 - mapped to an exit code below
+        return _failure(target, error)
 
 
 def _generate(target: Target) -> Generated:

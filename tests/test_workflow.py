@@ -313,3 +313,34 @@ def test_schema_rejects_the_bad_specs_a_schema_can_see():
         (rejected if list(validator.iter_errors(data)) else accepted).add(path.stem)
     assert accepted == SCHEMA_CANNOT_SEE
     assert len(rejected) >= 35
+
+
+def test_many_specs_are_generated_in_parallel_exactly_as_one_by_one(tmp_path):
+    from codegen.regenerate import PARALLEL_MIN_TARGETS
+
+    models = tmp_path / "models"
+    models.mkdir()
+    count = PARALLEL_MIN_TARGETS + 4
+    source = (EXAMPLES / "linear_regression.yaml").read_text("utf-8")
+    for index in range(count):
+        text = source.replace(
+            "name: LinearRegression", f"name: LinearRegression{index}"
+        )
+        (models / f"model_{index:02d}.yaml").write_text(text, "utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.wrapgen]\nspecs = ["models/*.yaml"]\n'
+    )
+    result = wrapgen("generate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"wrote: models/model_{index:02d}.py" for index in range(count)
+    ]
+    for index in range(count):
+        spec = models / f"model_{index:02d}.yaml"
+        assert spec.with_suffix(".py").read_text("utf-8") == generate(spec).text
+    module = models / "model_07.py"
+    module.write_text(module.read_text("utf-8").replace("0.05", "0.5"), "utf-8")
+    checked = wrapgen("check", "--format", "json", cwd=tmp_path)
+    assert checked.returncode == 1
+    statuses = [item["status"] for item in json.loads(checked.stdout)]
+    assert statuses == ["stale" if i == 7 else "fresh" for i in range(count)]
