@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import difflib
 import functools
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +56,9 @@ def _each(
     workers = _parallelism(len(targets))
     if workers == 1:
         return [work(target) for target in targets]
+    import multiprocessing  # only for many targets: these imports cost tens of ms
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         chunk = max(1, len(targets) // (workers * 4))
@@ -77,18 +78,15 @@ def _regenerate_one(target: Target, force: bool = False) -> Outcome:
 
 def _parallelism(count: int) -> int:
     """Worker processes for `count` targets: 1 unless forking is cheap and safe here."""
-    cores = (
-        len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count()
-    )
-    if (
-        count < PARALLEL_MIN_TARGETS
-        or not cores
-        or cores < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-        or "tensorflow" in sys.modules  # never fork a process with TensorFlow's threads
-    ):
+    if count < PARALLEL_MIN_TARGETS or "tensorflow" in sys.modules:
+        return 1  # never fork a process with TensorFlow's threads
+    import multiprocessing
+
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return min(cores, 8)
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Union
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from codegen.header import GENERATED_MARKER
 from codegen.passes import match as m
@@ -237,6 +236,11 @@ class SourceModule:
     @functools.cached_property
     def positions(self):
         """libcst positions, resolved only when a finding needs one."""
+        from libcst.metadata import (
+            MetadataWrapper,
+            PositionProvider,
+        )  # only for findings
+
         return MetadataWrapper(self.tree, unsafe_skip_copy=True).resolve(
             PositionProvider
         )
