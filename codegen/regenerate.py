@@ -15,8 +15,6 @@ from codegen.pipeline import Generated, generate
 from codegen.targets import Target
 from codegen.write import write_module
 
-STATUSES = ("written", "fresh", "stale", "missing", "error", "internal-error")
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -143,4 +141,4 @@ def exit_code(outcomes: Sequence[Outcome]) -> int:
     return max((o.exit_code for o in outcomes), default=0)
 
 
-__all__ = ["STATUSES", "Outcome", "check", "exit_code", "regenerate"]
+__all__ = ["Outcome", "check", "exit_code", "regenerate"]

@@ -27,7 +27,7 @@ from rich.table import Table
 from codegen.errors import FindingsError, UsageError, WrapgenError
 from codegen.header import spec_ref_of
 from codegen.load import load_spec
-from codegen.pipeline import generate
+from codegen.pipeline import Generated, generate
 from codegen.spec import Spec
 from codegen.validate import validate
 from codegen.verify import verify_file
@@ -67,14 +67,16 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise UsageError(f"--worker-address: expected host:port, found {address!r}")
-    spec, module_text, module_path = _prepare(target)
+    spec, generated, module_path = _prepare(target)
     generated_s = time.perf_counter() - started
     from codegen import train  # imports TensorFlow and TFF: only past this point
 
     try:
         with tempfile.TemporaryDirectory(prefix="wrapgen-run-") as folder:
-            module = _import(
-                train, spec, module_text, module_path, Path(folder), target
+            module = (
+                train.import_module_file(module_path)
+                if module_path is not None
+                else train.import_generated(generated, Path(folder))
             )
             data = _data(train, spec, module, options)
             train.use_workers(options.workers, options.worker_addresses)
@@ -103,8 +105,8 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
         train.shutdown()
 
 
-def _prepare(target: Path) -> tuple[Spec, str | None, Path | None]:
-    """The spec, and the verified module text (from a spec) or path (a generated module)."""
+def _prepare(target: Path) -> tuple[Spec, Generated | None, Path | None]:
+    """The spec, and the verified generation (from a spec) or module path (a generated module)."""
     if target.suffix == ".py":
         try:
             text = target.read_text("utf-8")
@@ -122,18 +124,7 @@ def _prepare(target: Path) -> tuple[Spec, str | None, Path | None]:
         spec = validate(load_spec(target.parent / spec_ref))
         return spec, None, target
     generated = generate(target)
-    return generated.spec, generated.text, None
-
-
-def _import(train, spec: Spec, text, module_path, folder: Path, target: Path):
-    if module_path is not None:
-        return train.import_module_file(module_path)
-    spec_folder = str(target.resolve().parent)
-    if spec_folder not in sys.path:
-        sys.path.insert(0, spec_folder)  # a Keras builder module next to the spec
-    path = folder / f"{target.stem}.py"
-    path.write_text(text, "utf-8")
-    return train.import_module_file(path)
+    return generated.spec, generated, None
 
 
 def _data(train, spec: Spec, module, options: RunOptions):

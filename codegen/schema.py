@@ -204,6 +204,7 @@ def spec_schema() -> dict:
             "training": {
                 "type": "object",
                 "properties": {"optimizer": _choice(catalogue.OPTIMIZERS, "optimizer")},
+                "required": ["optimizer"],
                 "additionalProperties": False,
             },
         },
@@ -215,6 +216,7 @@ def spec_schema() -> dict:
             "forward",
             "loss",
             "metrics",
+            "training",
         ],
         "additionalProperties": False,
     }

@@ -222,10 +222,6 @@ def _floats(metrics) -> dict:
     return {name: float(value) for name, value in metrics.items()}
 
 
-def _format(metrics: dict) -> str:
-    return ", ".join(f"{name} {float(value):.4g}" for name, value in metrics.items())
-
-
 def shutdown() -> None:
     """Stop the TFF workers this process started (see `codegen.workers`)."""
     stop_tff_workers()

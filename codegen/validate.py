@@ -262,7 +262,16 @@ class _Checker:
             root,
             "",
             TOP_LEVEL,
-            ("wrapgen", "model", "inputs", "label", "forward", "loss", "metrics"),
+            (
+                "wrapgen",
+                "model",
+                "inputs",
+                "label",
+                "forward",
+                "loss",
+                "metrics",
+                "training",
+            ),
         )
         if top is None:
             return None

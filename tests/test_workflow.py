@@ -20,14 +20,14 @@ from codegen import generate
 from codegen.schema import spec_schema
 from codegen.verify import verify_file
 
-WRAGPEN = [sys.executable, "-m", "codegen"]
+WRAPGEN = [sys.executable, "-m", "codegen"]
 
 
 def wrapgen(
     *args: str, cwd: Path = ROOT, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*WRAGPEN, *args],
+        [*WRAPGEN, *args],
         cwd=cwd,
         capture_output=True,
         text=True,

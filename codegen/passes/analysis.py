@@ -709,11 +709,6 @@ def _self_paths(module: SourceModule, function: cst.CSTNode) -> Iterator[cst.Att
             yield node  # type: ignore[misc]
 
 
-def self_path(node: cst.CSTNode) -> str | None:
-    """Public alias of the `self.<path>` reader, for passes."""
-    return _self_path(node)
-
-
 def resolve_local(value: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
     """Follows a name bound once by plain assignment to its value."""
     seen = 0
