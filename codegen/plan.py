@@ -54,6 +54,13 @@ class Plan:
     finalizers: tuple[str, ...]
     classic_aggregation: tuple[str, ...]
     modern_aggregation: tuple[str, ...]
+    batch_keys: tuple[str, ...]
+    batch_loss: str
+    seeded_dropout: bool
+    unfinalized_type: tuple[str, ...]
+    initial_totals: tuple[str, ...]
+    accumulated_totals: tuple[str, ...]
+    finalized_totals: tuple[str, ...]
 
 
 def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
@@ -145,6 +152,22 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
                 "return ",
                 indent=2,
             )
+        ),
+        batch_keys=_batch_keys(spec),
+        batch_loss=_batch_loss(spec),
+        seeded_dropout=_seeded_dropout(spec),
+        unfinalized_type=_ordered_dict(
+            "UNFINALIZED_METRICS_TYPE = ",
+            [(m.name, _unfinalized_type(m)) for m in spec.metrics],
+        ),
+        initial_totals=_ordered_dict(
+            "return ", [(m.name, _initial_total(m)) for m in spec.metrics], 2
+        ),
+        accumulated_totals=_ordered_dict(
+            "return ", [(m.name, _accumulated_total(m)) for m in spec.metrics], 3
+        ),
+        finalized_totals=_ordered_dict(
+            "return ", [(m.name, _finalized_total(m)) for m in spec.metrics], 3
         ),
     )
 
@@ -422,13 +445,7 @@ def _layer_lines(layer: Choice) -> list[str]:
     if layer.kind in ("sigmoid", "tanh"):
         return _x(f"tf.math.{layer.kind}", "x")
     if layer.kind == "dropout":
-        args: tuple[str | Keyword, ...] = ("x", Keyword("rate", repr(p["rate"])))
-        if p["seed"] is not None:
-            args += (Keyword("seed", str(p["seed"])),)
-        return [
-            _PAD + "if training:",
-            *lines(Call("tf.nn.dropout", args), "x = ", indent=3),
-        ]
+        return [_PAD + "if training:", *lines(_dropout(p), "x = ", indent=3)]
     if layer.kind == "embedding":
         return _x("tf.nn.embedding_lookup", f"self.{p['table']}", "x")
     if layer.kind == "normalize":
@@ -436,6 +453,22 @@ def _layer_lines(layer: Choice) -> list[str]:
             "tf.math.divide", "x", f"self.{p['std']}"
         )
     return _x("tf.reduce_mean", "x", Keyword("axis", str(p["axis"])))
+
+
+def _dropout(params: dict) -> Call:
+    """Unseeded: Keras' stateful dropout. Seeded: a stateless mask keyed on the input."""
+    rate = Keyword("rate", repr(params["rate"]))
+    if params["seed"] is None:
+        return Call("tf.nn.dropout", ("x", rate))
+    seed = Keyword("seed", f"_dropout_seed({params['seed']}, x)")
+    return Call("tf.nn.experimental.stateless_dropout", ("x", rate, seed))
+
+
+def _seeded_dropout(spec: Spec) -> bool:
+    return isinstance(spec.forward, LayerStack) and any(
+        layer.kind == "dropout" and layer.params["seed"] is not None
+        for layer in spec.forward.layers
+    )
 
 
 _PAD = "        "
@@ -467,13 +500,28 @@ def _loss(loss: Choice) -> tuple[str, ...]:
             ),
         )
         out = lines(Call("tf.reduce_mean", (call,)), "loss = ", indent=2)
-    l2 = float(loss.params["l2"])  # type: ignore[arg-type]
-    if l2:
+    if _l2(loss):
         out.append(
             f"{_PAD}squares = [tf.reduce_sum(tf.square(v)) for v in self.trainable_variables]"
         )
-        out.append(f"{_PAD}loss += {l2!r} * tf.add_n(squares)")
+        out.append(f"{_PAD}regularization = {_l2(loss)!r} * tf.add_n(squares)")
     return tuple(out)
+
+
+def _l2(loss: Choice) -> float:
+    return float(loss.params["l2"])  # type: ignore[arg-type]
+
+
+def _batch_loss(spec: Spec) -> str:
+    """The loss training minimises: the data loss plus regularization.
+
+    As in TFF's `from_keras_model` (and Keras' own train step), a Keras
+    model's own losses (its layers' regularizers) are added; the `loss`
+    metric reports the data loss alone, as `from_keras_model`'s does.
+    """
+    if isinstance(spec.forward, KerasBuilder):
+        return "tf.add_n([loss, *self._keras_model.losses])"
+    return "loss + regularization" if _l2(spec.loss) else "loss"
 
 
 def _label_as_predictions() -> Call:
@@ -583,3 +631,57 @@ def _modern_aggregation(metric: Metric) -> str | Call:
     if metric.aggregation in ("sum", "mean"):
         return f"summed.{metric.name}"
     return Call(f"tff.federated_{metric.aggregation}", (f"local.{metric.name}",))
+
+
+def _batch_keys(spec: Spec) -> tuple[str, ...]:
+    features = spec.features
+    carried = (
+        string(features[0].name)
+        if len(features) == 1
+        else Call("", tuple(string(f.name) for f in features), "(", ")")
+    )
+    return _ordered_dict("BATCH_KEYS = ", [("x", carried), ("y", string(spec.label))])
+
+
+_FLOAT = "tf.float32.as_numpy_dtype"
+_INT = "tf.int64.as_numpy_dtype"
+
+
+def _unfinalized_type(metric: Metric) -> str | Call:
+    if metric.kind in COUNTER_METRICS:
+        return _INT
+    return Call("", (_FLOAT, _FLOAT), "[", "]")
+
+
+def _initial_total(metric: Metric) -> str:
+    """Totals over rounds start at the identity of their aggregation."""
+    counter = metric.kind in COUNTER_METRICS
+    if metric.aggregation in ("sum", "mean"):
+        return "tf.zeros([], tf.int64)" if counter else "[tf.zeros([]), tf.zeros([])]"
+    if counter:
+        return (
+            "tf.constant(tf.int64.min)"
+            if metric.aggregation == "max"
+            else "tf.constant(tf.int64.max)"
+        )
+    sign = "-" if metric.aggregation == "max" else ""
+    return f'tf.constant(float("{sign}inf"))'
+
+
+def _accumulated_total(metric: Metric) -> Call:
+    item = f"[{string(metric.name)}]"
+    if metric.aggregation in ("sum", "mean") and metric.kind in COUNTER_METRICS:
+        return f"totals{item} + summed{item}"
+    if metric.aggregation in ("sum", "mean"):
+        return Call(
+            "tf.nest.map_structure", ("tf.add", f"totals{item}", f"summed{item}")
+        )
+    op = "tf.maximum" if metric.aggregation == "max" else "tf.minimum"
+    return Call(op, (f"totals{item}", f"current{item}"))
+
+
+def _finalized_total(metric: Metric) -> str | Call:
+    item = f"totals[{string(metric.name)}]"
+    if metric.aggregation in ("sum", "mean"):
+        return Call(_finalizer(metric), (item,))
+    return item

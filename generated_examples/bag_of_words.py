@@ -24,6 +24,9 @@ INPUT_SPEC = collections.OrderedDict(
 )
 """One batch: feature `tokens` under "x", label `label` under "y"."""
 
+BATCH_KEYS = collections.OrderedDict(x="tokens", y="label")
+"""The spec input(s) each batch key carries."""
+
 METRIC_NAMES = (
     "loss",
     "accuracy",
@@ -53,6 +56,16 @@ LOCAL_OUTPUTS_TYPE = collections.OrderedDict(
     num_examples=tf.int64.as_numpy_dtype,
 )
 """Types of `report_local_outputs()`, the input of `federated_output_computation`."""
+
+UNFINALIZED_METRICS_TYPE = collections.OrderedDict(
+    loss=[tf.float32.as_numpy_dtype, tf.float32.as_numpy_dtype],
+    accuracy=[tf.float32.as_numpy_dtype, tf.float32.as_numpy_dtype],
+    worst_client_loss=[tf.float32.as_numpy_dtype, tf.float32.as_numpy_dtype],
+    best_client_loss=[tf.float32.as_numpy_dtype, tf.float32.as_numpy_dtype],
+    largest_client=tf.int64.as_numpy_dtype,
+    num_examples=tf.int64.as_numpy_dtype,
+)
+"""Types of `report_local_unfinalized_metrics()`, the input of the metric aggregators."""
 
 LEARNING_RATE = 0.5
 
@@ -262,7 +275,14 @@ class BagOfWords(tff.learning.models.VariableModel):
         """
         with tf.GradientTape() as tape:
             output = self.forward_pass(batch_input, training=True)
-        gradients = tape.gradient(output.loss, self.trainable_variables)
+        gradients = tape.gradient(
+            output.loss,
+            self.trainable_variables,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+        # Lookups (embeddings) have `tf.IndexedSlices` gradients; the updates
+        # below take dense tensors, as TFF's and Keras' optimizers do.
+        gradients = [tf.convert_to_tensor(gradient) for gradient in gradients]
         for variable, gradient in zip(self.trainable_variables, gradients):
             variable.assign_sub(LEARNING_RATE * gradient)
         return output
@@ -358,7 +378,8 @@ def metrics_aggregator(
     Metrics aggregated by sum or mean are summed, then finalized at the server
     (as `tff.learning.metrics.sum_then_finalize` does); metrics aggregated by
     max or min are finalized on each client, then reduced across clients. Use as
-    `build_weighted_fed_avg(..., metrics_aggregator=metrics_aggregator)`.
+    `build_weighted_fed_avg(..., metrics_aggregator=metrics_aggregator)`; for
+    `build_fed_eval`, see `metrics_aggregation_process`.
     """
     del local_unfinalized_metrics_type  # TFF 0.87 passes only the finalizers.
 
@@ -385,6 +406,91 @@ def metrics_aggregator(
         )
 
     return aggregate
+
+
+def metrics_aggregation_process() -> tff.templates.AggregationProcess:
+    """Aggregates evaluation metrics across clients as `METRIC_AGGREGATIONS` says.
+
+    A factory: each call returns a new process, for
+    `build_fed_eval(model_fn, metrics_aggregation_process=metrics_aggregation_process())`
+    (fed_eval's default sums every metric, so a max or min would come out as a
+    sum). Each round's result is `(this round's metrics, the metrics over all
+    rounds so far)`: sums and means accumulate across rounds; max and min keep
+    the most extreme client value seen.
+    """
+    with tf.Graph().as_default():
+        aggregate = metrics_aggregator(model_fn().metric_finalizers())
+
+    @tff.tensorflow.computation
+    def initial_totals():
+        return collections.OrderedDict(
+            loss=[tf.zeros([]), tf.zeros([])],
+            accuracy=[tf.zeros([]), tf.zeros([])],
+            worst_client_loss=tf.constant(float("-inf")),
+            best_client_loss=tf.constant(float("inf")),
+            largest_client=tf.constant(tf.int64.min),
+            num_examples=tf.zeros([], tf.int64),
+        )
+
+    @tff.federated_computation
+    def initialize():
+        return tff.federated_eval(initial_totals, tff.SERVER)
+
+    @tff.federated_computation(
+        initialize.type_signature.result,
+        tff.FederatedType(UNFINALIZED_METRICS_TYPE, tff.CLIENTS),
+    )
+    def next_fn(state, client_metrics):
+        current = aggregate(client_metrics)
+        summed = tff.federated_sum(client_metrics)
+
+        @tff.tensorflow.computation(
+            state.type_signature.member,
+            summed.type_signature.member,
+            current.type_signature.member,
+        )
+        def accumulate(totals, summed, current):
+            return collections.OrderedDict(
+                loss=tf.nest.map_structure(tf.add, totals["loss"], summed["loss"]),
+                accuracy=tf.nest.map_structure(
+                    tf.add,
+                    totals["accuracy"],
+                    summed["accuracy"],
+                ),
+                worst_client_loss=tf.maximum(
+                    totals["worst_client_loss"],
+                    current["worst_client_loss"],
+                ),
+                best_client_loss=tf.minimum(
+                    totals["best_client_loss"],
+                    current["best_client_loss"],
+                ),
+                largest_client=tf.maximum(
+                    totals["largest_client"],
+                    current["largest_client"],
+                ),
+                num_examples=totals["num_examples"] + summed["num_examples"],
+            )
+
+        @tff.tensorflow.computation(state.type_signature.member)
+        def finalize(totals):
+            return collections.OrderedDict(
+                loss=_finalize_mean(totals["loss"]),
+                accuracy=_finalize_mean(totals["accuracy"]),
+                worst_client_loss=totals["worst_client_loss"],
+                best_client_loss=totals["best_client_loss"],
+                largest_client=totals["largest_client"],
+                num_examples=_finalize_count(totals["num_examples"]),
+            )
+
+        state = tff.federated_map(accumulate, (state, summed, current))
+        return tff.templates.MeasuredProcessOutput(
+            state=state,
+            result=tff.federated_zip((current, tff.federated_map(finalize, state))),
+            measurements=tff.federated_value((), tff.SERVER),
+        )
+
+    return tff.templates.AggregationProcess(initialize, next_fn)
 
 
 def _finalize_mean(total_and_count):
@@ -428,9 +534,10 @@ def _batch_leaves(specs, values, prefix):
     where = f"batch key {prefix!r}" if prefix else "the batch"
     if not isinstance(values, Mapping) or set(values) != set(specs):
         found = sorted(values) if isinstance(values, Mapping) else type(values).__name__
+        carried = "" if prefix else f" ({_carried_inputs()})"
         raise ValueError(
             f"forward_pass expected {where} to be a mapping with keys "
-            f"{sorted(specs)}, got {found}"
+            f"{sorted(specs)}{carried}, got {found}"
         )
     for key, spec in specs.items():
         path = f"{prefix}/{key}" if prefix else key
@@ -438,3 +545,8 @@ def _batch_leaves(specs, values, prefix):
             yield from _batch_leaves(spec, values[key], path)
         else:
             yield path, spec, values[key]
+
+
+def _carried_inputs() -> str:
+    """Which spec input each batch key carries, for error messages."""
+    return ", ".join(f"{key!r} carries {names!r}" for key, names in BATCH_KEYS.items())

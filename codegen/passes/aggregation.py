@@ -37,7 +37,13 @@ TENSORFLOW_COMPUTATIONS = (
     "tensorflow_federated.tensorflow.computation",
     "tensorflow_federated.tf_computation",
 )
-STRUCTURES = ("collections.OrderedDict", "dict", "list", "tuple")
+STRUCTURES = (
+    "collections.OrderedDict",
+    "dict",
+    "list",
+    "tuple",
+    "tensorflow_federated.templates.MeasuredProcessOutput",
+)
 ORDERED_DICT = "collections.OrderedDict"
 METRIC_METHODS = (
     "report_local_unfinalized_metrics",
@@ -186,12 +192,7 @@ def check(module: SourceModule) -> Iterator[Finding]:
 def _federated_body(
     module: SourceModule, function: cst.FunctionDef
 ) -> Iterator[Finding]:
-    computations = {
-        inner.name.value
-        for inner in module.findall(function.body, m.FunctionDef())
-        if set(module.decorator_names(inner))
-        & set(TENSORFLOW_COMPUTATIONS + (FEDERATED_COMPUTATION,))  # type: ignore[arg-type]
-    }
+    computations = _computations_in_scope(module, function)
     skipped = (cst.Lambda, cst.Decorator)
     for node in module.findall(function.body, _BODY_NODES):
         if any(
@@ -211,6 +212,63 @@ def _federated_body(
             isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)
         ):
             yield _arithmetic(module, function, node)
+
+
+def _is_computation(module: SourceModule, function: cst.CSTNode) -> bool:
+    return isinstance(function, cst.FunctionDef) and bool(
+        set(module.decorator_names(function))
+        & set(TENSORFLOW_COMPUTATIONS + (FEDERATED_COMPUTATION,))
+    )
+
+
+def _computations_in_scope(module: SourceModule, function: cst.FunctionDef) -> set[str]:
+    """Names that hold TFF computations where `function`'s body runs.
+
+    The computations defined in its body or in an enclosing function, and
+    names an enclosing function binds to the result of a module-level
+    builder that returns a computation it defines.
+    """
+    scopes = [
+        function,
+        *(a for a in module.ancestors(function) if isinstance(a, cst.FunctionDef)),
+    ]
+    builders = _computation_builders(module)
+    names: set[str] = set()
+    for scope in scopes:
+        for inner in module.findall(scope.body, m.FunctionDef()):
+            if _is_computation(module, inner):
+                names.add(inner.name.value)
+        for assign in module.findall(scope.body, m.Assign()):
+            if (
+                isinstance(assign.value, cst.Call)
+                and isinstance(assign.value.func, cst.Name)
+                and assign.value.func.value in builders
+            ):
+                names.update(
+                    t.target.value
+                    for t in assign.targets
+                    if isinstance(t.target, cst.Name)
+                )
+    return names
+
+
+def _computation_builders(module: SourceModule) -> set[str]:
+    """Module-level functions that return a TFF computation they define."""
+    builders = set()
+    for statement in module.tree.body:
+        if not isinstance(statement, cst.FunctionDef):
+            continue
+        defined = {
+            inner.name.value
+            for inner in module.findall(statement.body, m.FunctionDef())
+            if _is_computation(module, inner)
+        }
+        if any(
+            isinstance(ret.value, cst.Name) and ret.value.value in defined
+            for ret in module.returns(statement)
+        ):
+            builders.add(statement.name.value)
+    return builders
 
 
 _BODY_NODES = m.Call() | m.BinaryOperation() | m.UnaryOperation() | m.AugAssign()
