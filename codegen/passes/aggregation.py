@@ -88,6 +88,35 @@ class Model(tff.learning.models.VariableModel):
 
         return aggregate
 """,
+    # A process built from a computation that a module-level builder returns,
+    # and from TFF's own structure types.
+    """\
+import collections
+
+import tensorflow_federated as tff
+
+
+def aggregator(finalizers):
+    @tff.federated_computation
+    def aggregate(client_metrics):
+        return tff.federated_sum(client_metrics)
+
+    return aggregate
+
+
+def process(finalizers):
+    aggregate = aggregator(finalizers)
+
+    @tff.federated_computation(STATE_TYPE, tff.FederatedType(METRICS_TYPE, tff.CLIENTS))
+    def next_fn(state, client_metrics):
+        return tff.templates.MeasuredProcessOutput(
+            state=state,
+            result=aggregate(client_metrics),
+            measurements=tff.federated_value((), tff.SERVER),
+        )
+
+    return tff.templates.AggregationProcess(initialize, next_fn)
+""",
 )
 
 _HEAD = """\
