@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+import sys
 
 SNAKE_NAME = re.compile(r"^[a-z][a-z0-9_]*\Z")
 CLASS_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
@@ -40,6 +41,7 @@ RESERVED_MODULE_NAMES = frozenset(
         "model_fn",
         "client_optimizer",
         "metrics_aggregator",
+        "metrics_aggregation_process",
     }
 )
 """Module-level names of the generated module."""
@@ -60,4 +62,44 @@ def name_problem(name: str, pattern: re.Pattern[str], what: str) -> str | None:
         return f"expected a name that is not a Python builtin, found {name!r}"
     if name in RESERVED_MEMBERS | RESERVED_MODULE_NAMES | RESERVED_TFF_ATTRIBUTES:
         return f"expected a name not used by the generated module, found {name!r}"
+    return None
+
+
+SHADOWED_MODULES = frozenset(
+    {
+        *sys.stdlib_module_names,
+        *("tensorflow", "tensorflow_federated", "keras", "numpy", "codegen"),
+    }
+)
+"""Modules that a generated module of the same name would hide from its folder's scripts."""
+
+
+def module_name_problem(name: str) -> str | None:
+    """Why a generated `name.py` could not be imported as module `name`, or None."""
+    if not name.isidentifier():
+        return (
+            "expected a Python module name (letters, digits and underscores, "
+            f"not starting with a digit), found {name!r}"
+        )
+    if keyword.iskeyword(name):
+        return f"expected a module name that is not a Python keyword, found {name!r}"
+    if name in SHADOWED_MODULES:
+        return (
+            "expected a module name that does not hide a module of Python, TensorFlow "
+            f"or wrapgen, found {name!r}"
+        )
+    return None
+
+
+def snake_case(name: str) -> str:
+    """`My-Model` -> `my_model`, `DigitsCNN` -> `digits_cnn`: lower-case words joined by `_`."""
+    split = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    return "_".join(word for word in re.split(r"[^A-Za-z0-9]+", split) if word).lower()
+
+
+def module_name_suggestion(name: str) -> str | None:
+    """An importable snake_case module name close to `name`, or None."""
+    for candidate in (snake_case(name), f"{snake_case(name)}_model"):
+        if SNAKE_NAME.match(candidate) and module_name_problem(candidate) is None:
+            return candidate
     return None

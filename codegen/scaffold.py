@@ -1,7 +1,8 @@
 """`wrapgen init`: write a commented starter spec, from a template or from a Keras builder.
 
 A starter spec is validated before it is written, and an existing file is
-never replaced.
+never replaced. Its name must make an importable module: the generated
+module is the spec's name with .py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from pathlib import Path
 
 from codegen.errors import UsageError, WrapgenError
 from codegen.load import LoadedSpec, parse_spec_bytes
-from codegen.names import CLASS_NAME, name_problem
+from codegen.names import (
+    CLASS_NAME,
+    module_name_problem,
+    module_name_suggestion,
+    name_problem,
+)
 from codegen.render import environment
 from codegen.validate import validate
 
@@ -41,7 +47,27 @@ def class_name_for(stem: str) -> str:
     return name
 
 
+def check_module_name(spec_path: Path) -> None:
+    """Raise UsageError, with a snake_case suggestion, unless the spec's module `STEM.py`
+    can be imported as `STEM` without hiding another module."""
+    stem = spec_path.stem
+    problem = module_name_problem(stem)
+    if problem is None:
+        return
+    suggestion = module_name_suggestion(stem)
+    advice = (
+        f"use NAME {spec_path.with_name(suggestion).as_posix()}"
+        if suggestion
+        else "choose a NAME like my_model"
+    )
+    raise UsageError(
+        f"{spec_path}: the generated module would be {stem}.py: {problem}; {advice}"
+    )
+
+
 def render_template(template: str, spec_path: Path) -> str:
+    """The starter spec `template` for `spec_path`."""
+    check_module_name(spec_path)
     if template not in TEMPLATES:
         raise UsageError(
             f"--template: expected one of {', '.join(TEMPLATES)}, found {template!r}"
@@ -59,6 +85,8 @@ def render_template(template: str, spec_path: Path) -> str:
 
 
 def render_from_keras(builder: str, spec_path: Path) -> str:
+    """A spec for `spec_path` wrapping the Keras model `builder` (module:function) returns."""
+    check_module_name(spec_path)  # before the slow import of TensorFlow
     from codegen.keras_spec import describe_builder  # imports TensorFlow
 
     values = describe_builder(builder)

@@ -613,16 +613,37 @@ class _Checker:
         picked = self.choice(node, "loss", catalogue.LOSSES, "loss")
         if picked is None:
             return None
-        loss = picked[0]
+        loss, given = picked
         if label in inputs and isinstance(forward, LayerStack):
             problem = _loss_fit(loss.kind, inputs[label], forward.output_shape)  # type: ignore[index]
             if problem:
                 self.fail(node, f"loss.{loss.kind}", problem)
         elif label in inputs:
-            problem = _label_fit(loss.kind, inputs[label])  # type: ignore[index]
+            problem = _label_fit(loss.kind, inputs[label], per_position=True)  # type: ignore[index]
             if problem:
                 self.fail(node, f"loss.{loss.kind}", problem)
+        if isinstance(forward, LayerStack):
+            self.logits_after_activation(loss, given.get("from_logits", node), forward)
         return loss
+
+    def logits_after_activation(
+        self, loss: Choice, where: Node, forward: LayerStack
+    ) -> None:
+        """A loss with `from_logits: true` after a stack that ends in sigmoid or softmax
+        would apply that activation twice."""
+        if not loss.params.get("from_logits"):
+            return
+        ending = _final_activation(forward.layers)
+        if ending is None:
+            return
+        index, layer = ending
+        self.fail(
+            where,
+            f"loss.{loss.kind}.from_logits",
+            f"expected false because forward.layers[{index}] ({layer.kind}) already "
+            f"outputs probabilities (true would apply {layer.kind} twice; or drop that "
+            "layer), found true",
+        )
 
     def metrics(
         self,
@@ -736,15 +757,40 @@ def _join(field: str, key: str) -> str:
     return f"{field}.{key}" if field else key
 
 
-def _label_fit(loss: str, label: Input) -> str | None:
+_PASS_THROUGH_LAYERS = ("dropout", "flatten", "reshape")
+"""Layers that keep the meaning of their input: probabilities stay probabilities."""
+
+
+def _final_activation(layers: tuple[Choice, ...]) -> tuple[int, Choice] | None:
+    """The index and layer of a sigmoid or softmax that the stack's output comes from."""
+    for index in range(len(layers) - 1, -1, -1):
+        layer = layers[index]
+        if layer.kind in ("sigmoid", "softmax"):
+            return index, layer
+        if layer.kind not in _PASS_THROUGH_LAYERS:
+            return None
+    return None
+
+
+BINARY_LABEL_DTYPES = (*catalogue.FLOAT_DTYPES, *catalogue.INT_DTYPES, "bool")
+"""Label dtypes of binary_crossentropy and binary_accuracy: 0/1 as float, integer or bool."""
+
+
+def _label_fit(loss: str, label: Input, per_position: bool = False) -> str | None:
+    """Why `label` cannot be the label of `loss`, or None.
+
+    `per_position` allows a sparse_categorical_crossentropy label with one class
+    id per position (e.g. [null, steps] for a Keras model that outputs
+    [null, steps, classes]); a layer stack outputs one score row per example.
+    """
     integer = label.dtype in catalogue.INT_DTYPES
     if loss == "sparse_categorical_crossentropy":
-        if (
-            not integer
-            or len(label.shape) > 2
-            or (len(label.shape) == 2 and label.shape[1] != 1)
-        ):
+        one_per_example = len(label.shape) == 1 or label.shape[1:] == (1,)
+        if not integer or not (one_per_example or per_position):
             return f"expected an integer label of shape [null] or [null, 1], found {label.dtype} {fmt(label.shape)}"
+    elif loss == "binary_crossentropy":
+        if label.dtype not in BINARY_LABEL_DTYPES:
+            return f"expected a 0/1 label (float, integer or bool), found {label.dtype}"
     elif label.dtype not in catalogue.FLOAT_DTYPES:
         return f"expected a float label, found {label.dtype}"
     return None
@@ -780,6 +826,8 @@ def _metric_fit(
         and loss.kind != "sparse_categorical_crossentropy"
     ):
         return f"expected the sparse_categorical_crossentropy loss (integer class labels), found {loss.kind}"
+    if kind == "sparse_categorical_accuracy" and label.shape[1:] not in ((), (1,)):
+        return f"expected one class id per example (a label of shape [null] or [null, 1]; the accuracy of one class id per position is not supported), found {label.dtype} {fmt(label.shape)}"
     if kind == "binary_accuracy" and loss.kind != "binary_crossentropy":
         return f"expected the binary_crossentropy loss (0/1 labels), found {loss.kind}"
     if (
