@@ -122,7 +122,8 @@ LOSSES: dict[str, Entry] = {
         "one-hot float label [batch, classes] against class scores", (_FROM_LOGITS, _L2)
     ),
     "binary_crossentropy": Entry(
-        "0/1 float label against one probability per output", (_FROM_LOGITS, _L2)
+        "0/1 label (float, int or bool) against one probability per output",
+        (_FROM_LOGITS, _L2),
     ),
     "mean_squared_error": Entry("mean of squared differences", (_L2,)),
 }

@@ -89,8 +89,8 @@ def _label(
 ) -> np.ndarray:
     kind = spec.loss.kind
     examples = score.shape[0]
-    if kind == "sparse_categorical_crossentropy":
-        values = score.argmax(axis=1)
+    if kind == "sparse_categorical_crossentropy":  # one class id per label position
+        values = score.reshape(examples, math.prod(tail), -1).argmax(axis=2)
     elif kind == "categorical_crossentropy":
         values = np.eye(score.shape[1])[score.argmax(axis=1)]
     elif kind == "binary_crossentropy":
