@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from codegen import __version__
+from codegen.console import is_tty
 from codegen.errors import UsageError, WrapgenError
 from codegen.pipeline import generate
 
@@ -26,7 +27,16 @@ EXIT_CODES_HELP = (
 
 
 class _DefaultToGenerate(TyperGroup):
-    """`wrapgen SPEC ...` means `wrapgen generate SPEC ...`."""
+    """`wrapgen SPEC ...` means `wrapgen generate SPEC ...`; usage errors are one line off a terminal."""
+
+    def main(self, *args, **kwargs):
+        # Typer frames a usage error in a rich panel that hard-wraps it at 80 columns
+        # when stderr is not a terminal (CI logs, pre-commit); click's own plain
+        # `Error: ...` line is kept whole there. This also makes `wrapgen --help`
+        # plain there; the commands' own help is unchanged.
+        if not is_tty(sys.stderr):
+            self.rich_markup_mode = None
+        return super().main(*args, **kwargs)
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if (
@@ -351,8 +361,7 @@ def run_command(
         False, "--json", help="Print a JSON summary as the last line of stdout."
     ),
 ) -> None:
-    from rich.console import Console
-
+    from codegen.console import message_console
     from codegen.runner import INTERRUPTED, RunOptions
     from codegen.runner import run as run_training
 
@@ -371,7 +380,7 @@ def run_command(
         json=as_json,
     )
     try:
-        code = run_training(target, options, Console(stderr=True))
+        code = run_training(target, options, message_console(stderr=True))
     except WrapgenError as error:
         code = _fail(error)
     except Exception as error:  # noqa: BLE001 - reported as a wrapgen bug, exit 3

@@ -8,6 +8,8 @@ error and on Ctrl-C.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import sys
 import tempfile
 import time
@@ -24,11 +26,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from codegen.console import escape, say
 from codegen.errors import FindingsError, UsageError, WrapgenError
 from codegen.header import spec_ref_of
 from codegen.load import load_spec
 from codegen.pipeline import Generated, generate
 from codegen.spec import Spec
+from codegen.tflog import quiet_tensorflow
 from codegen.validate import validate
 from codegen.verify import verify_file
 
@@ -69,6 +73,8 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
             raise UsageError(f"--worker-address: expected host:port, found {address!r}")
     spec, generated, module_path = _prepare(target)
     generated_s = time.perf_counter() - started
+    quiet_tensorflow()
+    _drop_unretrieved_task_errors()
     from codegen import train  # imports TensorFlow and TFF: only past this point
 
     try:
@@ -81,10 +87,11 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
             data = _data(train, spec, module, options)
             train.use_workers(options.workers, options.worker_addresses)
             err.print(
-                f"[bold]{spec.name}[/bold]: FedAvg, {options.rounds} rounds x "
+                f"[bold]{escape(spec.name)}[/bold]: FedAvg, {options.rounds} rounds x "
                 f"{min(options.clients, len(data.train))} clients on "
                 f"{len(options.worker_addresses) or options.workers} worker(s); "
-                f"{data.description}"
+                f"{escape(data.description)}",
+                soft_wrap=True,
             )
             result = _train(train, module, data, options, err)
         result.timings["generate_s"] = generated_s
@@ -92,14 +99,12 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
         _report(spec, target, data.description, options, result, err)
         return 0
     except KeyboardInterrupt:
-        err.print("interrupted: stopping the TFF workers")
+        say(err, "interrupted: stopping the TFF workers")
         return INTERRUPTED
     except WrapgenError:
         raise
     except Exception as exc:  # noqa: BLE001 - the model or data failed in TFF: say so, no traceback
-        err.print(
-            f"{target}: training failed: {type(exc).__name__}: {_first_line(exc)}"
-        )
+        say(err, f"{target}: training failed: {failure_summary(exc)}")
         return 1
     finally:
         train.shutdown()
@@ -155,7 +160,7 @@ def _train(train, module, data, options: RunOptions, err: Console):
             line = f"round {number}/{options.rounds}: train {_format(metrics)}"
             if evaluated is not None:
                 line += f"; eval {_format(evaluated)}"
-            err.print(line, highlight=False, soft_wrap=True)
+            say(err, line)
 
         return train.train_and_evaluate(
             module,
@@ -171,7 +176,7 @@ def _train(train, module, data, options: RunOptions, err: Console):
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[metrics]}"),
+        TextColumn("{task.fields[metrics]}", markup=False),
     )
     with Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task(
@@ -198,15 +203,15 @@ def _train(train, module, data, options: RunOptions, err: Console):
 def _report(
     spec: Spec, target: Path, description: str, options: RunOptions, result, err
 ) -> None:
-    table = Table(title=f"{spec.name}: metrics per round")
+    table = Table(title=f"{escape(spec.name)}: metrics per round")
     names = list(result.train[-1]) if result.train else []
     eval_by_round = {row["round"]: row for row in result.eval}
     table.add_column("round", justify="right")
     for name in names:
-        table.add_column(f"train {name}", justify="right")
+        table.add_column(f"train {escape(name)}", justify="right")
     eval_names = [n for n in (result.eval[-1] if result.eval else {}) if n != "round"]
     for name in eval_names:
-        table.add_column(f"eval {name}", justify="right")
+        table.add_column(f"eval {escape(name)}", justify="right")
     for number, metrics in enumerate(result.train, start=1):
         evaluated = eval_by_round.get(number, {})
         table.add_row(
@@ -216,13 +221,14 @@ def _report(
         )
     err.print(table)
     timings = result.timings
-    err.print(
+    say(
+        err,
         f"build {timings['build_s']:.1f} s, median round {timings['median_round_s'] * 1000:.0f} ms, "
-        f"wall {timings['wall_s']:.1f} s"
+        f"wall {timings['wall_s']:.1f} s",
     )
     if options.plot is not None:
         _plot(spec, result, options.plot)
-        err.print(f"wrote: {options.plot}")
+        say(err, f"wrote: {options.plot}")
     if options.json:
         final_eval = {k: v for k, v in result.eval[-1].items() if k != "round"}
         summary = {
@@ -293,9 +299,65 @@ def _format(metrics: dict) -> str:
     return ", ".join(f"{name} {value:.4g}" for name, value in metrics.items())
 
 
-def _first_line(exc: BaseException) -> str:
-    """The first line of the error; for an error from a TFF worker, the worker's own message."""
+# A failed tf.debugging.assert_*: `assertion failed: [MESSAGE] [Condition ...] ...`.
+_ASSERTION = re.compile(r"assertion failed: *\[([^\]\n]+)\]")
+
+
+def failure_summary(exc: BaseException) -> str:
+    """One line for a training error: its type and first line, and the user's assertion message.
+
+    TFF's C++ executor raises a `grpc.RpcError` (`_InactiveRpcError`, status
+    INTERNAL) whose details start `Failed to run computation: assertion
+    failed: [MESSAGE] [Condition x <= y did not hold element-wise:] ...`; the
+    first line is kept whole. When the message of a failed
+    `tf.debugging.assert_*` only appears further down (a later line, or a
+    chained exception), it is added to the line.
+    """
+    texts = [_error_text(error) for error in _chain(exc)]
+    lines = [line.strip() for line in texts[0].splitlines() if line.strip()]
+    summary = type(exc).__name__ + (f": {lines[0]}" if lines else "")
+    messages = [m for text in texts for m in _ASSERTION.findall(text)]
+    for message in dict.fromkeys(messages):
+        if message not in summary:
+            summary += f" (assertion failed: {message})"
+    return summary
+
+
+def _error_text(exc: BaseException) -> str:
+    """The error's message; for an error from a TFF worker (grpc), the worker's own details."""
     details = getattr(exc, "details", None)
-    text = details() if callable(details) else str(exc)
-    lines = str(text or "").strip().splitlines()
-    return lines[0] if lines else ""
+    try:
+        text = details() if callable(details) else None
+    except Exception:  # noqa: BLE001 - a details() that fails: fall back to str()
+        text = None
+    return str(text or exc)
+
+
+def _chain(exc: BaseException, limit: int = 8) -> list[BaseException]:
+    """`exc` and the exceptions it was raised from or while handling, first to last."""
+    chain = [exc]
+    while len(chain) < limit:
+        cause = chain[-1].__cause__ or chain[-1].__context__
+        if cause is None or cause in chain:
+            break
+        chain.append(cause)
+    return chain
+
+
+class _UnretrievedTaskErrors(logging.Filter):
+    """Drops asyncio's `Task exception was never retrieved` reports (with their tracebacks).
+
+    With several workers, TFF runs each sub-round as an asyncio task; when
+    one fails, the context raises its error (reported as one line) and the
+    other sub-rounds' copies of it are logged when their tasks are collected.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Task exception was never retrieved")
+
+
+def _drop_unretrieved_task_errors() -> None:
+    """Install `_UnretrievedTaskErrors` on asyncio's logger (once)."""
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _UnretrievedTaskErrors) for f in logger.filters):
+        logger.addFilter(_UnretrievedTaskErrors())

@@ -7,7 +7,6 @@ never loads it.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -16,7 +15,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from codegen.tflog import quiet_tensorflow
+
+quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

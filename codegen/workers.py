@@ -34,6 +34,10 @@ def _stop_service_managers(timeout: float) -> list[int]:
     for obj in gc.get_objects():
         if type(obj).__name__ != "ServiceManager" or not hasattr(obj, "_process"):
             continue
+        # TFF's `__del__` kills the process again and, at interpreter exit (when
+        # `subprocess` is already gone), prints an AttributeError; wrapgen stops
+        # every manager's worker here instead.
+        type(obj).__del__ = _stopped_already
         process = obj._process
         if isinstance(process, subprocess.Popen):
             if process.poll() is None:
@@ -50,6 +54,10 @@ def _stop_service_managers(timeout: float) -> list[int]:
             # computation still in flight on another thread must fail instead.
             obj.get_stub = _stopped
     return stopped
+
+
+def _stopped_already(self) -> None:
+    """A ServiceManager's `__del__` once wrapgen has stopped its worker."""
 
 
 def _stopped():

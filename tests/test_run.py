@@ -127,8 +127,10 @@ def test_error_during_training_stops_the_workers(tmp_path, no_new_workers):
     )
     result = wrapgen_run(str(tmp_path / "digits_logistic.py"), "--rounds", "3")
     assert result.returncode == 1, result.stderr[-3000:]
-    assert ": training failed: " in result.stderr
-    assert "pixels too bright" in result.stderr
+    failed = [line for line in result.stderr.splitlines() if "training failed" in line]
+    assert len(failed) == 1, result.stderr[-3000:]
+    assert failed[0].startswith(f"{tmp_path / 'digits_logistic.py'}: training failed: ")
+    assert "pixels too bright" in failed[0]
     assert "Traceback" not in result.stderr
 
 
