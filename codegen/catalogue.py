@@ -7,6 +7,9 @@ planner turns each chosen entry into code.
 
 from __future__ import annotations
 
+import math
+import struct
+import sys
 from dataclasses import dataclass
 
 REQUIRED = object()
@@ -17,9 +20,12 @@ REQUIRED = object()
 class Param:
     """One parameter of a catalogue entry.
 
-    kind is one of: "variable" (name of a declared variable), "int",
-    "positive_int", "float", "positive" (x > 0), "non_negative" (x >= 0), "rate" (0 <= x < 1), "bool", "shape" (list of
-    positive ints), or "enum" with `choices`.
+    kind is one of: "variable" (name of a declared variable), "int" (an
+    int64: seeds), "positive_int" (1 to `MAX_DIMENSION`), "float",
+    "positive" (x > 0), "non_negative" (x >= 0), "rate" (0 <= x < 1), "bool",
+    "shape" (a list of dimensions, see `MAX_ELEMENTS`), or "enum" with
+    `choices`. Every float must also be finite in the dtype the generated
+    code gives it, and keep its range there (see `float_in`).
     """
 
     kind: str
@@ -40,7 +46,57 @@ class Entry:
 
 DTYPES = ("float16", "float32", "float64", "int32", "int64", "bool")
 FLOAT_DTYPES = ("float16", "float32", "float64")
+"""Float dtypes, narrowest first."""
 INT_DTYPES = ("int32", "int64")
+
+INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+"""The integers each integer dtype holds."""
+
+SEED_RANGE = INT_RANGES["int64"]
+"""Seeds: the generated code passes them to TensorFlow as int64 tensors."""
+
+MAX_DIMENSION = 2**31 - 1
+"""Largest dimension, stride, pool size or axis: an int32, the dtype of `tf.shape`
+and of the shape lists the generated code writes."""
+
+MAX_ELEMENTS = 2**31 - 1
+"""Most elements in one shape written in a spec (a variable, one example of an
+input, a reshape target): element counts and indices stay int32, as many
+TensorFlow kernels need, and a float32 variable stays under 8 GiB."""
+
+TRAINING_DTYPE = "float32"
+"""Dtype of optimizer hyperparameters and l2 (TFF's optimizers hold them as float32)."""
+
+_FLOAT_FORMATS = {"float16": "e", "float32": "f", "float64": "d"}
+
+
+def float_in(value: float, dtype: str) -> float | None:
+    """`value` rounded to float `dtype` as TensorFlow converts it; None unless finite there."""
+    if not math.isfinite(value):
+        return None
+    form = _FLOAT_FORMATS[dtype]
+    try:
+        held = struct.unpack(form, struct.pack(form, value))[0]
+    except OverflowError:  # float16 raises; float32 gives inf instead
+        return None
+    return held if math.isfinite(held) else None
+
+
+def float_max(dtype: str) -> float:
+    """The largest finite value of float `dtype`."""
+    return {"float16": 65504.0, "float32": 3.4028234663852886e38}.get(
+        dtype, sys.float_info.max
+    )
+
+
+MAX_INPUTS = 100
+MAX_VARIABLES = 100
+MAX_LAYERS = 100
+MAX_METRICS = 100
+"""Most entries per section. A spec at every limit, every name 40 characters
+long, gives a module of about 320 KiB and 6,500 lines, within the verifier's
+input limits (`codegen.pysource`), generated and verified in seconds;
+`tests/test_spec_values.py` generates it."""
 
 _PADDING = Param("enum", "SAME", ("SAME", "VALID"))
 

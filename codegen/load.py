@@ -23,6 +23,14 @@ MAX_NODES = 20_000
 MAX_DEPTH = 50
 """Upper bound on nesting of mappings and lists (a valid spec needs about 6)."""
 
+MAX_NUMBER_LENGTH = 100
+"""Longest number, in characters. An int64 needs 20 and a float's shortest
+repr 24; the bound keeps every conversion linear and far below Python's
+limit on converting long decimal integers (`sys.set_int_max_str_digits`,
+640 digits at the least), whatever the interpreter's setting."""
+
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
 _SAFE_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -41,12 +49,14 @@ class Node:
     """A loaded YAML value with its location.
 
     `value` is a dict of key -> Node for mappings, a tuple of Nodes for
-    sequences, or a scalar. `key_locations` holds where each mapping key is.
+    sequences, or a scalar. `key_locations` holds where each mapping key is;
+    `text` is a number as the spec writes it (`1.0e+400`, `.nan`).
     """
 
     value: object
     location: Location
     key_locations: dict[str, Location] = field(default_factory=dict)
+    text: str | None = None
 
     @property
     def is_mapping(self) -> bool:
@@ -191,7 +201,8 @@ class _Converter:
         mark = node.start_mark
         return Location(self._shown, mark.line + 1, mark.column + 1)
 
-    def convert(self, node: yaml.Node) -> Node:
+    def convert(self, node: yaml.Node, path: str = "") -> Node:
+        """`node` as a `Node`; `path` is its field path, for located problems."""
         self._count += 1
         where = self._where(node)
         if self._count > MAX_NODES:
@@ -212,23 +223,38 @@ class _Converter:
             raise SpecError([Problem(where, "", message)])
         self._open.add(id(node))
         try:
-            return self._convert(node, where)
+            return self._convert(node, where, path)
         finally:
             self._open.discard(id(node))
 
-    def _convert(self, node: yaml.Node, where: Location) -> Node:
+    def _convert(self, node: yaml.Node, where: Location, path: str) -> Node:
         if node.tag not in _SAFE_TAGS:
             self.problems.append(
                 Problem(where, "", f"expected plain YAML data, found tag {node.tag!r}")
             )
             return Node(None, where)
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, where)
+            return self._mapping(node, where, path)
         if isinstance(node, yaml.SequenceNode):
-            return Node(tuple(self.convert(item) for item in node.value), where)
+            items = (
+                self.convert(item, f"{path}[{index}]")
+                for index, item in enumerate(node.value)
+            )
+            return Node(tuple(items), where)
+        if node.tag in _NUMBER_TAGS:
+            return self._number(node, where, path)
         return Node(self._constructor.construct_object(node), where)
 
-    def _mapping(self, node: yaml.MappingNode, where: Location) -> Node:
+    def _number(self, node: yaml.ScalarNode, where: Location, path: str) -> Node:
+        """A number, refused before conversion when its text is over `MAX_NUMBER_LENGTH`."""
+        text = node.value
+        if len(text) > MAX_NUMBER_LENGTH:
+            message = f"expected a number of at most {MAX_NUMBER_LENGTH} characters, found {len(text)}"
+            self.problems.append(Problem(where, path, message))
+            return Node(None, where)
+        return Node(self._constructor.construct_object(node), where, text=text)
+
+    def _mapping(self, node: yaml.MappingNode, where: Location, path: str) -> Node:
         values: dict[str, Node] = {}
         keys: dict[str, Location] = {}
         for key_node, value_node in node.value:
@@ -246,7 +272,7 @@ class _Converter:
                 not isinstance(key_node, yaml.ScalarNode)
                 or key_node.tag != "tag:yaml.org,2002:str"
             ):
-                found = describe(self.convert(key_node))
+                found = describe(self.convert(key_node, path))
                 self.problems.append(
                     Problem(key_where, "", f"expected a text key, found {found}")
                 )
@@ -258,5 +284,5 @@ class _Converter:
                 self.problems.append(Problem(key_where, "", message))
                 continue
             keys[key] = key_where
-            values[key] = self.convert(value_node)
+            values[key] = self.convert(value_node, f"{path}.{key}" if path else key)
         return Node(values, where, keys)

@@ -34,20 +34,68 @@ RESERVED_MEMBERS = frozenset(
 
 RESERVED_MODULE_NAMES = frozenset(
     {
+        # imports
         "tf",
         "tff",
         "collections",
         "Mapping",
+        "_build_keras_model",
+        # public functions
         "model_fn",
         "client_optimizer",
         "metrics_aggregator",
         "metrics_aggregation_process",
+        # constants; the optimizer's are CamelCase-shaped (EPSILON, MOMENTUM)
+        "INPUT_SPEC",
+        "BATCH_KEYS",
+        "FEATURE_SPECS",
+        "METRIC_NAMES",
+        "METRIC_AGGREGATIONS",
+        "LOCAL_OUTPUTS_TYPE",
+        "UNFINALIZED_METRICS_TYPE",
+        "LEARNING_RATE",
+        "MOMENTUM",
+        "BETA_1",
+        "BETA_2",
+        "EPSILON",
+        # helpers
+        "_finalize_mean",
+        "_finalize_count",
+        "_check_variables",
+        "_check_batch",
+        "_batch_leaves",
+        "_carried_inputs",
+        "_check_keras_inputs",
+        "_dropout_seed",
     }
 )
-"""Module-level names of the generated module."""
+"""Every module-level name of a generated module besides its class (the class
+must not rebind one; tests check this list against the rendered modules)."""
 
 RESERVED_TFF_ATTRIBUTES = frozenset({"comp", "type_signature"})
 """Attributes of a placed TFF value; a metric with such a name could not be read from one."""
+
+
+FIXED_ATTRIBUTES = RESERVED_MEMBERS | {
+    "_keras_model",
+    "_optimizer_step",
+    "_optimizer_m",
+    "_optimizer_v",
+    "_optimizer_velocity",
+}
+"""Attributes of the generated class that no spec name produces."""
+
+
+def metric_attributes(name: str, counter: bool) -> tuple[str, ...]:
+    """The attributes of the generated class that accumulate metric `name`.
+
+    A counter (num_examples, num_batches) has one; an example-weighted mean
+    has a total and an example count. `validate` refuses a spec in which two
+    names produce the same attribute (`loss` and a counter `loss_count`).
+    """
+    if counter:
+        return (f"_metric_{name}",)
+    return (f"_metric_{name}_total", f"_metric_{name}_count")
 
 
 def name_problem(name: str, pattern: re.Pattern[str], what: str) -> str | None:
@@ -65,6 +113,17 @@ def name_problem(name: str, pattern: re.Pattern[str], what: str) -> str | None:
     return None
 
 
+RUNTIME_PACKAGES = (
+    "tensorflow",
+    "tensorflow_federated",
+    "keras",
+    "tf_keras",
+    "numpy",
+    "codegen",
+    "wrapgen",
+)
+"""Packages a generated module runs on (and wrapgen itself): never the user's own code."""
+
 SHADOWED_MODULES = frozenset(
     {
         *sys.stdlib_module_names,
@@ -72,6 +131,25 @@ SHADOWED_MODULES = frozenset(
     }
 )
 """Modules that a generated module of the same name would hide from its folder's scripts."""
+
+
+def builder_module_problem(module: str) -> str | None:
+    """Why `module` cannot hold a Keras builder, or None.
+
+    A builder is the user's own code. Python's standard library and built-in
+    modules (`os:abort`, `pdb:set_trace`, `code:interact`), the running
+    program (`__main__`) and the packages the generated module runs on hold
+    functions that a zero-argument call would run as a side effect; none of
+    them returns the user's model.
+    """
+    top = module.split(".")[0]
+    if top in sys.builtin_module_names or top in sys.stdlib_module_names:
+        return f"{top} is part of Python's standard library"
+    if top == "__main__":
+        return "__main__ is the running program"
+    if top in RUNTIME_PACKAGES:
+        return f"{top} is a package the generated module runs on"
+    return None
 
 
 def module_name_problem(name: str) -> str | None:

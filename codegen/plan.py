@@ -13,6 +13,7 @@ from typing import Any
 from codegen import __version__
 from codegen.catalogue import COUNTER_METRICS
 from codegen.header import format_header
+from codegen.names import metric_attributes
 from codegen.pyfmt import Call, Keyword, escape, lines, string
 from codegen.spec import Choice, Input, KerasBuilder, LayerStack, Metric, Spec, Variable
 
@@ -67,6 +68,7 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
     """Decide the text of every variable part of the module for `spec`."""
     keras = isinstance(spec.forward, KerasBuilder)
     header = format_header(__version__, spec_ref, sha256)
+    weight = _weight(spec)
     return Plan(
         template="keras_model.py.jinja" if keras else "layers_model.py.jinja",
         header=header,
@@ -131,7 +133,7 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
         ),
         classic_aggregation=_ordered_dict(
             "return ",
-            [(m.name, _classic_aggregation(m, spec)) for m in spec.metrics],
+            [(m.name, _classic_aggregation(m, weight)) for m in spec.metrics],
             3,
         ),
         modern_aggregation=_modern_sources(spec.metrics)
@@ -360,31 +362,19 @@ def _variable_init(variable: Variable) -> tuple[str, ...]:
     return tuple(lines(call, f"self.{variable.name} = ", indent=2))
 
 
+def _accumulators(metric: Metric) -> tuple[str, ...]:
+    """The metric's accumulator attributes: a counter's, or a mean's total and count."""
+    return metric_attributes(metric.name, metric.kind in COUNTER_METRICS)
+
+
 def _metric_variables(metrics: tuple[Metric, ...]) -> list[str]:
-    names: list[str] = []
-    for metric in metrics:
-        if metric.kind in COUNTER_METRICS:
-            names.append(f"self._metric_{metric.name}")
-        else:
-            names.extend(
-                (
-                    f"self._metric_{metric.name}_total",
-                    f"self._metric_{metric.name}_count",
-                )
-            )
-    return names
+    return [f"self.{attr}" for metric in metrics for attr in _accumulators(metric)]
 
 
 def _metric_init(metric: Metric) -> tuple[str, ...]:
-    if metric.kind in COUNTER_METRICS:
-        pairs = [(f"_metric_{metric.name}", "tf.int64")]
-    else:
-        pairs = [
-            (f"_metric_{metric.name}_total", "tf.float32"),
-            (f"_metric_{metric.name}_count", "tf.float32"),
-        ]
+    dtype = "tf.int64" if metric.kind in COUNTER_METRICS else "tf.float32"
     out: list[str] = []
-    for attr, dtype in pairs:
+    for attr in _accumulators(metric):
         call = Call(
             "tf.Variable",
             (
@@ -562,13 +552,13 @@ def _per_example_mean(values: Call) -> Call:
 
 
 def _metric_update(metric: Metric, spec: Spec) -> tuple[str, ...]:
-    name = metric.name
     if metric.kind == "num_examples":
-        return (
-            f"{_PAD}self._metric_{name}.assign_add(tf.cast(num_examples, tf.int64))",
-        )
+        (count,) = _accumulators(metric)
+        return (f"{_PAD}self.{count}.assign_add(tf.cast(num_examples, tf.int64))",)
     if metric.kind == "num_batches":
-        return (f"{_PAD}self._metric_{name}.assign_add(1)",)
+        (count,) = _accumulators(metric)
+        return (f"{_PAD}self.{count}.assign_add(1)",)
+    total_attr, count_attr = _accumulators(metric)
     if metric.kind == "loss":
         total: Call = Call(
             "tf.cast", ("loss * tf.cast(num_examples, loss.dtype)", "tf.float32")
@@ -576,10 +566,10 @@ def _metric_update(metric: Metric, spec: Spec) -> tuple[str, ...]:
     else:
         total = Call("tf.reduce_sum", (_hits(metric, spec),))
     return (
-        *lines(Call(f"self._metric_{name}_total.assign_add", (total,)), indent=2),
+        *lines(Call(f"self.{total_attr}.assign_add", (total,)), indent=2),
         *lines(
             Call(
-                f"self._metric_{name}_count.assign_add",
+                f"self.{count_attr}.assign_add",
                 ("tf.cast(num_examples, tf.float32)",),
             ),
             indent=2,
@@ -588,27 +578,31 @@ def _metric_update(metric: Metric, spec: Spec) -> tuple[str, ...]:
 
 
 def _unfinalized(metric: Metric) -> str | Call:
+    reads = tuple(f"self.{attr}.read_value()" for attr in _accumulators(metric))
     if metric.kind in COUNTER_METRICS:
-        return f"self._metric_{metric.name}.read_value()"
-    parts = (
-        f"self._metric_{metric.name}_total.read_value()",
-        f"self._metric_{metric.name}_count.read_value()",
-    )
-    return Call("", parts, "[", "]")
+        return reads[0]
+    return Call("", reads, "[", "]")
 
 
 def _finalizer(metric: Metric) -> str:
     return "_finalize_count" if metric.kind in COUNTER_METRICS else "_finalize_mean"
 
 
-def _classic_aggregation(metric: Metric, spec: Spec) -> Call:
-    value = f"local_outputs.{metric.name}"
-    if metric.aggregation == "mean":
-        weight = next(
+def _weight(spec: Spec) -> str | None:
+    """The metric that weights example-weighted means: the first num_examples summed."""
+    return next(
+        (
             m.name
             for m in spec.metrics
             if m.kind == "num_examples" and m.aggregation == "sum"
-        )
+        ),
+        None,
+    )
+
+
+def _classic_aggregation(metric: Metric, weight: str | None) -> Call:
+    value = f"local_outputs.{metric.name}"
+    if metric.aggregation == "mean":
         return Call(
             "tff.federated_mean", (value, Keyword("weight", f"local_outputs.{weight}"))
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import sys
 from collections.abc import Mapping
 
 from codegen import catalogue
@@ -46,16 +47,23 @@ def _name(pattern: str, what: str) -> dict:
 
 SNAKE = _name(r"^[a-z][a-z0-9_]*$", "snake_case name")
 CAMEL = _name(r"^[A-Z][A-Za-z0-9]*$", "CamelCase class name")
-POSITIVE_INT = {"type": "integer", "minimum": 1}
+POSITIVE_INT = {"type": "integer", "minimum": 1, "maximum": catalogue.MAX_DIMENSION}
 SHAPE = {"type": "array", "items": POSITIVE_INT}
+_FINITE = sys.float_info.max
+"""Bounds every float by float64's: the schema sees infinity (not NaN); the
+validator checks the dtype each number ends up in."""
 
 _PARAM_KINDS: Mapping[str, dict] = {
     "variable": {"type": "string", "description": "name of a declared variable"},
-    "int": {"type": "integer"},
+    "int": {
+        "type": "integer",
+        "minimum": catalogue.SEED_RANGE[0],
+        "maximum": catalogue.SEED_RANGE[1],
+    },
     "positive_int": POSITIVE_INT,
-    "float": {"type": "number"},
-    "positive": {"type": "number", "exclusiveMinimum": 0},
-    "non_negative": {"type": "number", "minimum": 0},
+    "float": {"type": "number", "minimum": -_FINITE, "maximum": _FINITE},
+    "positive": {"type": "number", "exclusiveMinimum": 0, "maximum": _FINITE},
+    "non_negative": {"type": "number", "minimum": 0, "maximum": _FINITE},
     "rate": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
     "bool": {"type": "boolean"},
     "shape": SHAPE,
@@ -138,6 +146,7 @@ def spec_schema() -> dict:
                 "type": "array",
                 "items": _choice(catalogue.LAYERS, "layer"),
                 "minItems": 1,
+                "maxItems": catalogue.MAX_LAYERS,
             },
             "input": {
                 "type": "string",
@@ -186,12 +195,14 @@ def spec_schema() -> dict:
                 "propertyNames": SNAKE,
                 "additionalProperties": input_schema,
                 "minProperties": 2,
+                "maxProperties": catalogue.MAX_INPUTS,
             },
             "label": {"type": "string", "description": "the input that is the label"},
             "variables": {
                 "type": "object",
                 "propertyNames": SNAKE,
                 "additionalProperties": variable_schema,
+                "maxProperties": catalogue.MAX_VARIABLES,
             },
             "forward": {"oneOf": [layers, keras]},
             "loss": _choice(catalogue.LOSSES, "loss"),
@@ -200,6 +211,7 @@ def spec_schema() -> dict:
                 "propertyNames": SNAKE,
                 "additionalProperties": _choice(catalogue.METRICS, "metric"),
                 "minProperties": 1,
+                "maxProperties": catalogue.MAX_METRICS,
             },
             "training": {
                 "type": "object",

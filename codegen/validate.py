@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 
 from codegen import catalogue
 from codegen.catalogue import REQUIRED, Entry, Param
 from codegen.errors import Problem, SpecError
 from codegen.load import LoadedSpec, Node, describe
-from codegen.names import CLASS_NAME, DOTTED_MODULE, SNAKE_NAME, name_problem
+from codegen.names import (
+    CLASS_NAME,
+    DOTTED_MODULE,
+    FIXED_ATTRIBUTES,
+    SNAKE_NAME,
+    builder_module_problem,
+    metric_attributes,
+    name_problem,
+)
 from codegen.shapes import Flow, check_stack, fmt
 from codegen.spec import (
     Choice,
@@ -117,45 +126,75 @@ class _Checker:
             return None
         return value
 
-    def number(self, node: Node, field: str, param: Param) -> object | None:
-        value = node.value
-        kind = param.kind
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
+    def number(
+        self,
+        node: Node,
+        field: str,
+        param: Param,
+        dtype: str = catalogue.TRAINING_DTYPE,
+    ) -> object | None:
+        """A boolean, integer or float parameter; a float must hold in float `dtype`."""
+        if param.kind == "bool":
+            if isinstance(node.value, bool):
+                return node.value
             self.fail(node, field, f"expected true or false, found {describe(node)}")
             return None
-        if kind in ("int", "positive_int"):
-            if isinstance(value, int) and not isinstance(value, bool):
-                if kind == "positive_int" and value < 1:
-                    self.fail(
-                        node, field, f"expected a positive integer, found {value}"
-                    )
-                    return None
-                return value
+        if param.kind == "int":
+            low, high = catalogue.SEED_RANGE
+            return self.integer(node, field, low, high, "an int64")
+        if param.kind == "positive_int":
+            return self.integer(node, field, 1, catalogue.MAX_DIMENSION, "an int32")
+        return self.real(node, field, param.kind, dtype)
+
+    def integer(
+        self, node: Node, field: str, low: int, high: int, held_as: str
+    ) -> int | None:
+        """An integer from `low` to `high`: what the generated code passes as `held_as`."""
+        value = node.value
+        if not isinstance(value, int) or isinstance(value, bool):
             self.fail(node, field, f"expected an integer, found {describe(node)}")
             return None
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
-            if number != number or number in (float("inf"), float("-inf")):
-                self.fail(node, field, f"expected a finite number, found {value}")
-                return None
-            if kind == "rate" and not 0.0 <= number < 1.0:
-                self.fail(node, field, f"expected a number in [0, 1), found {value}")
-                return None
-            if kind == "positive" and not number > 0.0:
-                self.fail(node, field, f"expected a number above 0, found {value}")
-                return None
-            if kind == "non_negative" and number < 0.0:
-                self.fail(node, field, f"expected a number of 0 or more, found {value}")
-                return None
-            return number
-        self.fail(node, field, f"expected a number, found {describe(node)}")
-        return None
+        if low == 1 and value < 1:
+            self.fail(node, field, f"expected a positive integer, found {value}")
+            return None
+        if not low <= value <= high:
+            what = f"at most {high}" if low == 1 else f"from {low} to {high}"
+            self.fail(
+                node,
+                field,
+                f"expected an integer {what} ({held_as}), found {_written(node)}",
+            )
+            return None
+        return value
+
+    def real(self, node: Node, field: str, kind: str, dtype: str) -> float | None:
+        """A number that float `dtype` holds finitely, in the range of `kind` there too."""
+        value = node.value
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            self.fail(node, field, f"expected a number, found {describe(node)}")
+            return None
+        number = _as_float(value)
+        held = catalogue.float_in(number, dtype)
+        if held is None:
+            self.fail(
+                node,
+                field,
+                f"expected a finite number that {dtype} holds (magnitude at most "
+                f"{catalogue.float_max(dtype)!r}), found {_written(node)}",
+            )
+            return None
+        problem = _range_problem(kind, number, value) or _rounding_problem(
+            kind, held, dtype, _written(node)
+        )
+        if problem:
+            self.fail(node, field, problem)
+            return None
+        return number
 
     def shape(
         self, node: Node, field: str, batch: bool
     ) -> tuple[int | None, ...] | None:
+        """Dimensions of at most `MAX_DIMENSION` each and `MAX_ELEMENTS` in all."""
         if not node.is_sequence:
             self.fail(
                 node, field, f"expected a list of dimensions, found {describe(node)}"
@@ -175,25 +214,73 @@ class _Checker:
                     ok = False
                 dims.append(None)
                 continue
-            value = item.value
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                dims.append(value)
-            else:
-                self.fail(
-                    item, where, f"expected a positive integer, found {describe(item)}"
-                )
-                ok = False
+            dim = self.dimension(item, where)
+            ok = ok and dim is not None
+            dims.append(dim)
         if batch and not dims:
             self.fail(
                 node, field, "expected at least the batch dimension null, found []"
             )
             ok = False
-        return tuple(dims) if ok else None
+        if not ok:
+            return None
+        return self.element_count(node, field, tuple(dims))
+
+    def dimension(self, node: Node, field: str) -> int | None:
+        """One dimension: a positive int32."""
+        value = node.value
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            self.fail(
+                node, field, f"expected a positive integer, found {describe(node)}"
+            )
+            return None
+        if value > catalogue.MAX_DIMENSION:
+            self.fail(
+                node,
+                field,
+                f"expected a dimension of at most {catalogue.MAX_DIMENSION} (an int32), "
+                f"found {_written(node)}",
+            )
+            return None
+        return value
+
+    def element_count(
+        self, node: Node, field: str, dims: tuple[int | None, ...]
+    ) -> tuple[int | None, ...] | None:
+        """`dims`, unless they hold more than `MAX_ELEMENTS` elements (per example)."""
+        count = math.prod(dim for dim in dims if dim is not None)
+        if count <= catalogue.MAX_ELEMENTS:
+            return dims
+        per = " per example" if None in dims else ""
+        self.fail(
+            node,
+            field,
+            f"expected at most {catalogue.MAX_ELEMENTS} elements{per}, "
+            f"found {fmt(dims)} with {count}",
+        )
+        return None
+
+    def at_most(self, node: Node, field: str, limit: int, what: str) -> bool:
+        """Whether mapping or list `node` has at most `limit` entries; reports it if not."""
+        count = len(node.value)  # type: ignore[arg-type]
+        if count <= limit:
+            return True
+        self.fail(node, field, f"expected at most {limit} {what}, found {count}")
+        return False
 
     def choice(
-        self, node: Node, field: str, table: Mapping[str, Entry], what: str
+        self,
+        node: Node,
+        field: str,
+        table: Mapping[str, Entry],
+        what: str,
+        dtype: str = catalogue.TRAINING_DTYPE,
     ) -> tuple[Choice, dict[str, Node]] | None:
-        """A catalogue pick: `kind` or a one-key mapping `kind: {param: value}`."""
+        """A catalogue pick: `kind` or a one-key mapping `kind: {param: value}`.
+
+        Float parameters must hold in float `dtype`, where the generated code
+        puts them.
+        """
         if isinstance(node.value, str):
             kind, params_node = node.value, None
         elif node.is_mapping and len(node.value) == 1:  # type: ignore[arg-type]
@@ -223,7 +310,7 @@ class _Checker:
         before = len(self.problems)
         for name, param in entry.params:
             if name in given:
-                params[name] = self.param(given[name], _join(field, name), param)
+                params[name] = self.param(given[name], _join(field, name), param, dtype)
             elif param.default is REQUIRED:
                 self.fail(
                     params_node or node,
@@ -236,7 +323,7 @@ class _Checker:
             return None
         return Choice.of(kind, params, node.location), given
 
-    def param(self, node: Node, field: str, param: Param) -> object | None:
+    def param(self, node: Node, field: str, param: Param, dtype: str) -> object | None:
         if param.kind == "variable":
             return self.text(node, field)
         if param.kind == "enum":
@@ -253,7 +340,7 @@ class _Checker:
         if param.kind == "shape":
             dims = self.shape(node, field, batch=False)
             return tuple(dims) if dims is not None else None
-        return self.number(node, field, param)
+        return self.number(node, field, param, dtype)
 
     # -- the spec's sections ---------------------------------------------------------
 
@@ -281,11 +368,13 @@ class _Checker:
         label = self.label(top.get("label"), inputs)
         variables = self.variables(top.get("variables"))
         forward = self.forward(top.get("forward"), inputs, label, variables)
-        loss = self.loss(top.get("loss"), inputs, label, forward)
+        training = _narrowest_float(v.dtype for v in variables.values() if v.trainable)
+        loss = self.loss(top.get("loss"), inputs, label, forward, training)
         metrics = self.metrics(top.get("metrics"), inputs, label, loss, forward)
-        optimizer = self.optimizer(top.get("training"))
+        optimizer = self.optimizer(top.get("training"), training)
         output = self.output(top.get("output"))
         self.unique_names(inputs, variables, metrics)
+        self.generated_attributes(variables, metrics)
         if self.problems:
             return None
         return Spec(
@@ -354,6 +443,8 @@ class _Checker:
                 f"expected a mapping of input names, found {describe(node)}",
             )
             return {}
+        if not self.at_most(node, "inputs", catalogue.MAX_INPUTS, "inputs"):
+            return {}
         result: dict[str, Input] = {}
         for key, value in node.value.items():  # type: ignore[union-attr]
             field = f"inputs.{key}"
@@ -416,6 +507,8 @@ class _Checker:
         result: dict[str, Variable] = {}
         allowed = ("shape", "dtype", "initializer", "trainable")
         self.declared_variables.update(node.value)  # type: ignore[arg-type]
+        if not self.at_most(node, "variables", catalogue.MAX_VARIABLES, "variables"):
+            return {}
         for key, value in node.value.items():  # type: ignore[union-attr]
             field = f"variables.{key}"
             key_node = Node(key, node.key_locations[key])
@@ -439,6 +532,7 @@ class _Checker:
                 f"{field}.initializer",
                 catalogue.INITIALIZERS,
                 "initializer",
+                dtype if dtype in catalogue.FLOAT_DTYPES else "float64",
             )
             trainable: object = True
             if "trainable" in values:
@@ -456,10 +550,44 @@ class _Checker:
                     f"expected a float dtype for a trainable or randomly initialised variable, found {dtype}",
                 )
                 continue
+            initializer = self.constant_held(picked, dtype, f"{field}.initializer")
+            if initializer is None:
+                continue
             result[name] = Variable(
-                name, dtype, shape, picked[0], bool(trainable), key_node.location
+                name, dtype, shape, initializer, bool(trainable), key_node.location
             )
         return result
+
+    def constant_held(
+        self, picked: tuple[Choice, dict[str, Node]], dtype: str, field: str
+    ) -> Choice | None:
+        """The initializer, with a constant for an integer or bool variable checked.
+
+        An integer variable's constant must be a whole number its dtype holds
+        (kept exact, not rounded through a float); a bool's must be 0 or 1.
+        """
+        initializer, given = picked
+        if initializer.kind != "constant" or dtype in catalogue.FLOAT_DTYPES:
+            return initializer
+        node = given["value"]
+        value = node.value
+        field = f"{field}.constant.value"
+        if dtype == "bool":
+            if value in (0, 1):
+                return initializer
+            self.fail(node, field, f"expected 0 or 1 (bool), found {_written(node)}")
+            return None
+        low, high = catalogue.INT_RANGES[dtype]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and low <= value <= high:
+            return Choice.of("constant", {"value": value}, initializer.location)
+        self.fail(
+            node,
+            field,
+            f"expected a whole number from {low} to {high} ({dtype}), found {_written(node)}",
+        )
+        return None
 
     def forward(
         self,
@@ -508,19 +636,20 @@ class _Checker:
         if text is None:
             return None
         module, _, function = text.partition(":")
-        if (
-            not DOTTED_MODULE.match(module)
-            or name_problem(function, SNAKE_NAME, "a function name")
-            or module.split(".")[0]
-            in ("tensorflow", "tensorflow_federated", "collections")
-        ):
-            self.fail(
-                node,
-                "forward.keras",
-                f"expected module:function naming a builder in your own module, found {text!r}",
-            )
-            return None
-        return KerasBuilder(module, function, node.location)
+        well_formed = DOTTED_MODULE.match(module) and not name_problem(
+            function, SNAKE_NAME, "a function name"
+        )
+        reason = builder_module_problem(module) if well_formed else None
+        if well_formed and reason is None:
+            return KerasBuilder(module, function, node.location)
+        self.fail(
+            node,
+            "forward.keras",
+            "expected module:function naming a zero-argument function in your own "
+            "module that returns a Keras model (e.g. my_models:build_model), "
+            f"found {text!r}" + (f" ({reason})" if reason else ""),
+        )
+        return None
 
     def layers(
         self,
@@ -556,16 +685,21 @@ class _Checker:
                 f"expected a non-empty list of layers, found {describe(node)}",
             )
             return None
+        if not self.at_most(node, "forward.layers", catalogue.MAX_LAYERS, "layers"):
+            return None
         layers: list[Choice] = []
+        rates: dict[int, Node] = {}
         used: set[str] = set()
         ok = True
         for index, item in enumerate(node.value):  # type: ignore[arg-type]
             field = f"forward.layers[{index}]"
-            picked = self.choice(item, field, catalogue.LAYERS, "layer")
+            picked = self.choice(item, field, catalogue.LAYERS, "layer", "float64")
             if picked is None:
                 ok = False
                 continue
             layer, given = picked
+            if "rate" in given:
+                rates[len(layers)] = given["rate"]
             for param_name, param in catalogue.LAYERS[layer.kind].params:
                 ref = layer.params.get(param_name)
                 if param.kind != "variable" or ref is None:
@@ -599,7 +733,24 @@ class _Checker:
         self.problems.extend(problems)
         if flow is None:
             return None
+        self.rates_held(start, tuple(layers), rates, variables)
         return LayerStack(source, tuple(layers), flow.shape)
+
+    def rates_held(
+        self,
+        start: Flow,
+        layers: tuple[Choice, ...],
+        rates: dict[int, Node],
+        variables: dict[str, Variable],
+    ) -> None:
+        """Each dropout rate, rounded to the dtype of the tensor it drops, stays below 1."""
+        for index, node in rates.items():
+            before, _ = check_stack(start, layers[:index], variables, "forward.layers")
+            dtype = before.dtype if before is not None else catalogue.TRAINING_DTYPE
+            held = catalogue.float_in(float(layers[index].params["rate"]), dtype)  # type: ignore[arg-type]
+            problem = _rounding_problem("rate", held, dtype, _written(node))  # type: ignore[arg-type]
+            if problem:
+                self.fail(node, f"forward.layers[{index}].dropout.rate", problem)
 
     def loss(
         self,
@@ -607,10 +758,11 @@ class _Checker:
         inputs: dict[str, Input],
         label: str | None,
         forward: Forward | None,
+        training: str,
     ) -> Choice | None:
         if node is None:
             return None
-        picked = self.choice(node, "loss", catalogue.LOSSES, "loss")
+        picked = self.choice(node, "loss", catalogue.LOSSES, "loss", training)
         if picked is None:
             return None
         loss, given = picked
@@ -662,6 +814,8 @@ class _Checker:
                 f"expected a mapping of metric names, found {describe(node)}",
             )
             return []
+        if not self.at_most(node, "metrics", catalogue.MAX_METRICS, "metrics"):
+            return []
         result: list[Metric] = []
         for key, value in node.value.items():  # type: ignore[union-attr]
             field = f"metrics.{key}"
@@ -692,14 +846,18 @@ class _Checker:
             )
         return result
 
-    def optimizer(self, node: Node | None) -> Choice | None:
+    def optimizer(self, node: Node | None, training: str) -> Choice | None:
         if node is None:
             return None
         values = self.mapping(node, "training", ("optimizer",), ("optimizer",))
         if not values or "optimizer" not in values:
             return None
         picked = self.choice(
-            values["optimizer"], "training.optimizer", catalogue.OPTIMIZERS, "optimizer"
+            values["optimizer"],
+            "training.optimizer",
+            catalogue.OPTIMIZERS,
+            "optimizer",
+            training,
         )
         return picked[0] if picked else None
 
@@ -752,9 +910,89 @@ class _Checker:
                     )
                 seen.setdefault(item.name, kind)
 
+    def generated_attributes(
+        self, variables: dict[str, Variable], metrics: list[Metric]
+    ) -> None:
+        """Every attribute of the generated class that a spec name makes has one owner.
+
+        A variable is `self.<name>`; a metric's accumulators come from
+        `names.metric_attributes`, which the planner uses too. A name whose
+        attribute another name already makes (metric `loss` makes
+        `_metric_loss_count`, and so does a counter `loss_count`) is refused
+        where it is written, after the first.
+        """
+        owners = dict.fromkeys(FIXED_ATTRIBUTES, ("the generated class", 0))
+        claims = [
+            (v, f"variables.{v.name}", f"variable {v.name!r}", (v.name,))
+            for v in variables.values()
+        ]
+        claims += [
+            (m, f"metrics.{m.name}", f"metric {m.name!r}", _metric_attributes(m))
+            for m in metrics
+        ]
+        for item, field, owner, attributes in claims:
+            taken = [a for a in attributes if owners.get(a, (owner,))[0] != owner]
+            if taken:
+                other, line = owners[taken[0]]
+                where = f" (line {line})" if line else ""
+                self.problems.append(
+                    Problem(
+                        item.location,
+                        field,
+                        f"expected a name whose generated attributes no other name makes, "
+                        f"found {item.name!r}: self.{taken[0]} is also made for {other}{where}",
+                    )
+                )
+                continue
+            owners.update(dict.fromkeys(attributes, (owner, item.location.line)))
+
 
 def _join(field: str, key: str) -> str:
     return f"{field}.{key}" if field else key
+
+
+def _written(node: Node) -> str:
+    """A number as the spec writes it (`1.0e+400`, `.nan`), else its Python repr."""
+    return node.text if node.text is not None else repr(node.value)
+
+
+def _as_float(value: float) -> float:
+    """`value` as a float64; an integer too large for one is infinite."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _range_problem(kind: str, number: float, value: object) -> str | None:
+    """Why `number` (written `value`) is outside the range of parameter `kind`, or None."""
+    if kind == "rate" and not 0.0 <= number < 1.0:
+        return f"expected a number in [0, 1), found {value}"
+    if kind == "positive" and not number > 0.0:
+        return f"expected a number above 0, found {value}"
+    if kind == "non_negative" and number < 0.0:
+        return f"expected a number of 0 or more, found {value}"
+    return None
+
+
+def _rounding_problem(kind: str, held: float, dtype: str, written: str) -> str | None:
+    """Why a number in range leaves it once rounded to `dtype` (`held`), or None."""
+    if kind == "rate" and held >= 1.0:
+        return f"expected a number in [0, 1), found {written}, which {dtype} rounds to {held!r}"
+    if kind == "positive" and held <= 0.0:
+        return f"expected a number above 0, found {written}, which {dtype} rounds to {held!r}"
+    return None
+
+
+def _narrowest_float(dtypes: Iterable[str]) -> str:
+    """The narrowest float dtype among `dtypes` and `TRAINING_DTYPE`."""
+    order = catalogue.FLOAT_DTYPES
+    floats = [d for d in dtypes if d in order] + [catalogue.TRAINING_DTYPE]
+    return min(floats, key=order.index)
+
+
+def _metric_attributes(metric: Metric) -> tuple[str, ...]:
+    return metric_attributes(metric.name, metric.kind in catalogue.COUNTER_METRICS)
 
 
 _PASS_THROUGH_LAYERS = ("dropout", "flatten", "reshape")

@@ -277,6 +277,17 @@ SCHEMA_CANNOT_SEE = {
     # JSON Schema counts 4.0 as an integer and cannot reject NaN.
     "shape_float_dimension",
     "optimizer_learning_rate_nan",
+    # Where a number ends up (its dtype, a shape's product) is the validator's.
+    "number_float_overflows_its_dtype",
+    "number_rounds_to_zero_in_float32",
+    "shape_too_many_elements",
+    # Generated names, and which modules are not the user's own.
+    "metric_accumulators_collide",
+    "keras_builder_main_module",
+    "keras_builder_runtime_numpy",
+    "keras_builder_stdlib_code_interact",
+    "keras_builder_stdlib_os_abort",
+    "keras_builder_stdlib_pdb_set_trace",
 }
 
 
