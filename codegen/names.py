@@ -124,9 +124,25 @@ RUNTIME_PACKAGES = (
 )
 """Packages a generated module runs on (and wrapgen itself): never the user's own code."""
 
+
+def _standard_library() -> frozenset[str]:
+    """Top-level module names of Python's standard library (listed by Python from 3.10)."""
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return frozenset(names)
+    import pkgutil  # Python 3.9: the modules beside `os`, and the built-in ones
+    import sysconfig
+
+    folder = sysconfig.get_paths()["stdlib"]
+    found = {module.name for module in pkgutil.iter_modules([folder])}
+    return frozenset(found | set(sys.builtin_module_names))
+
+
+STANDARD_LIBRARY = _standard_library()
+
 SHADOWED_MODULES = frozenset(
     {
-        *sys.stdlib_module_names,
+        *STANDARD_LIBRARY,
         *("tensorflow", "tensorflow_federated", "keras", "numpy", "codegen"),
     }
 )
@@ -143,7 +159,7 @@ def builder_module_problem(module: str) -> str | None:
     them returns the user's model.
     """
     top = module.split(".")[0]
-    if top in sys.builtin_module_names or top in sys.stdlib_module_names:
+    if top in sys.builtin_module_names or top in STANDARD_LIBRARY:
         return f"{top} is part of Python's standard library"
     if top == "__main__":
         return "__main__ is the running program"
