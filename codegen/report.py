@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from codegen.errors import WrapgenError
+from codegen.errors import InternalError, Location, Problem, WrapgenError
 from codegen.passes import BY_CODE
 from codegen.verify import IGNORE_CODE, Finding, python_files, verify_file
 
@@ -17,7 +17,12 @@ Echo = Callable[..., None]
 def verify_paths(
     paths: Sequence[Path], output_format: str, codes: list[str] | None, echo: Echo
 ) -> int:
-    """Verify every file under `paths`, print the findings, return the exit code."""
+    """Verify every file under `paths`, print the findings, return the exit code.
+
+    A file that cannot be verified (unreadable, not valid Python, over a
+    limit, or an internal error) is one line on stderr; the other files are
+    still verified, and the exit code is the most severe of all.
+    """
     findings: list[Finding] = []
     exit_code = 0
     for path in python_files(paths):
@@ -26,6 +31,15 @@ def verify_paths(
         except WrapgenError as error:
             echo(str(error), err=True)
             exit_code = max(exit_code, error.exit_code)
+            continue
+        except Exception as error:  # a bug in wrapgen, confined to this file
+            problem = Problem(
+                Location(str(path), 1, 1),
+                "",
+                f"internal error in wrapgen: {error!r}; please report it with this file",
+            )
+            echo(str(problem), err=True)
+            exit_code = max(exit_code, InternalError.exit_code)
             continue
         if codes is not None:
             found = [f for f in found if f.code in codes or f.code == IGNORE_CODE]

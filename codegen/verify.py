@@ -5,11 +5,14 @@ and model files written by hand (`wrapgen verify`). The passes live in
 `codegen.passes`, one rule per module. A line can opt out of named rules with
 `# wrapgen: ignore[WG301]` (several codes separated by commas); generated
 modules never honour such comments.
+
+Every source is untrusted: `codegen.pysource` decodes it and bounds its size
+and nesting before libcst parses it, and an unexpected exception while
+analysing one module is a located internal error for that module alone.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,15 +23,12 @@ from codegen.errors import InternalError, Location, Problem, SpecError, WrapgenE
 from codegen.header import spec_ref_of
 from codegen.passes import BY_CODE, PASSES
 from codegen.passes.analysis import Finding, SourceModule
+from codegen.pysource import UnparsableSource, check_source, read_source, refuse
 
 IGNORE_CODE = "WG002"
 """The rule code of a malformed or unknown `# wrapgen: ignore[...]` comment."""
 
 _IGNORE = re.compile(r"#\s*wrapgen:\s*ignore\b(?:\[([^\]]*)\])?")
-
-
-class UnparsableSource(WrapgenError):
-    """A module that is not valid Python; reported at its location, exit 2."""
 
 
 def verify_source(
@@ -47,16 +47,33 @@ def verify_source(
     is the `module:function` the spec names, when known. `select` limits the
     run to some rule codes.
     """
+    check_source(source, path)
     try:
-        module = SourceModule(
-            source,
-            path,
-            generated=generated,
-            keras_builder=keras_builder,
-            keras_builder_problem=keras_builder_problem,
+        return _verify_parsed(
+            SourceModule(
+                source,
+                path,
+                generated=generated,
+                keras_builder=keras_builder,
+                keras_builder_problem=keras_builder_problem,
+            ),
+            select,
         )
     except cst.ParserSyntaxError as exc:
-        raise UnparsableSource(_syntax_error(source, path, exc)) from None
+        raise refuse(
+            path,
+            exc.raw_line,
+            exc.raw_column + 1,
+            f"valid Python that libcst cannot parse: {exc.message}",
+        ) from None
+    except WrapgenError:
+        raise
+    except Exception as exc:  # analysing parsable code must never crash
+        raise _internal_error(path, "while analysing the module", exc) from exc
+
+
+def _verify_parsed(module: SourceModule, select: Iterable[str] | None) -> list[Finding]:
+    """Run the chosen passes on a parsed module and apply its ignore comments."""
     chosen = set(select) if select is not None else set(BY_CODE)
     findings: list[Finding] = []
     for rule in PASSES:
@@ -65,27 +82,24 @@ def verify_source(
         try:
             findings.extend(rule.check(module))
         except Exception as exc:  # a pass must never crash on parsable code
-            raise InternalError(
-                f"{path}: internal error in wrapgen's {rule.CODE} {rule.NAME} pass: "
-                f"{exc!r}; please report it with this file"
+            raise _internal_error(
+                module.path, f"in wrapgen's {rule.CODE} {rule.NAME} pass", exc
             ) from exc
     if not module.generated:
         findings = _apply_ignores(module, findings)
     return sorted(set(findings))
 
 
-def _syntax_error(source: str, path: str, exc: cst.ParserSyntaxError) -> str:
-    """A located message; Python's own parser (which runs nothing) words it best."""
-    try:
-        ast.parse(source, filename=path)
-    except SyntaxError as error:
-        return (
-            f"{path}:{error.lineno}:{error.offset or 1}: not valid Python: {error.msg}"
+def _internal_error(path: str, where: str, exc: Exception) -> InternalError:
+    """A bug in wrapgen, reported on one line at the start of the module (exit 3)."""
+    return InternalError(
+        str(
+            Problem(
+                Location(path, 1, 1),
+                "",
+                f"internal error {where}: {exc!r}; please report it with this file",
+            )
         )
-    except ValueError as error:  # null bytes
-        return f"{path}:1:1: not valid Python: {error}"
-    return (
-        f"{path}:{exc.raw_line}:{exc.raw_column + 1}: not valid Python: {exc.message}"
     )
 
 
@@ -122,16 +136,18 @@ def _apply_ignores(module: SourceModule, findings: list[Finding]) -> list[Findin
 
 
 def verify_file(path: Path) -> list[Finding]:
-    """Verify the Python file at `path`; raise `SpecError` when it cannot be read."""
+    """Verify the Python file at `path`.
+
+    Raises `SpecError` when it cannot be read and `UnparsableSource` when it
+    cannot be decoded, is not valid Python or is over a limit.
+    """
     shown = str(path)
     try:
-        source = path.read_bytes().decode("utf-8")
+        source = read_source(path, shown)
     except FileNotFoundError:
         raise _unreadable(shown, "no such file") from None
     except IsADirectoryError:
         raise _unreadable(shown, "expected a Python file, found a directory") from None
-    except UnicodeDecodeError as exc:
-        raise _unreadable(shown, f"not UTF-8 (byte {exc.start})") from None
     except OSError as exc:
         raise _unreadable(shown, f"cannot read file: {exc.strerror}") from None
     builder, problem = _keras_builder(path, source)

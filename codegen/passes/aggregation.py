@@ -210,18 +210,21 @@ INVALID = (
 
 
 def check(module: SourceModule) -> Iterator[Finding]:
+    builders: set[str] | None = None  # found once, when the module has a computation
     for function in module.findall(module.tree, m.FunctionDef()):
         assert isinstance(function, cst.FunctionDef)
         if FEDERATED_COMPUTATION in module.decorator_names(function):
-            yield from _federated_body(module, function)
+            if builders is None:
+                builders = _computation_builders(module)
+            yield from _federated_body(module, function, builders)
     for model in module.models:
         yield from _metric_structures(module, model)
 
 
 def _federated_body(
-    module: SourceModule, function: cst.FunctionDef
+    module: SourceModule, function: cst.FunctionDef, builders: set[str]
 ) -> Iterator[Finding]:
-    computations = _computations_in_scope(module, function)
+    computations = _computations_in_scope(module, function, builders)
     skipped = (cst.Lambda, cst.Decorator)
     for node in module.findall(function.body, _BODY_NODES):
         if any(
@@ -250,18 +253,19 @@ def _is_computation(module: SourceModule, function: cst.CSTNode) -> bool:
     )
 
 
-def _computations_in_scope(module: SourceModule, function: cst.FunctionDef) -> set[str]:
+def _computations_in_scope(
+    module: SourceModule, function: cst.FunctionDef, builders: set[str]
+) -> set[str]:
     """Names that hold TFF computations where `function`'s body runs.
 
     The computations defined in its body or in an enclosing function, and
-    names an enclosing function binds to the result of a module-level
-    builder that returns a computation it defines.
+    names an enclosing function binds to the result of one of `builders`,
+    the module-level functions that return a computation they define.
     """
     scopes = [
         function,
         *(a for a in module.ancestors(function) if isinstance(a, cst.FunctionDef)),
     ]
-    builders = _computation_builders(module)
     names: set[str] = set()
     for scope in scopes:
         for inner in module.findall(scope.body, m.FunctionDef()):

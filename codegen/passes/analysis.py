@@ -5,13 +5,21 @@ module's own imports (`import tensorflow_federated as federated` works like
 `as tff`), follows calls from a method to other methods of the same class and
 to module-level functions, and tracks which `self.<attr>` holds which
 variables from the bodies of the three variable-collection properties.
+
+Identifiers are compared as Python compares them: `SourceModule` spells
+every name in NFKC form (PEP 3131), so `self.kernel.ａssign(...)` (a
+fullwidth `a`) is the `assign` it runs as, for every pass.
 """
 
 from __future__ import annotations
 
+import ast
 import bisect
+import collections
+import contextlib
 import dataclasses
 import functools
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Union
@@ -20,6 +28,7 @@ import libcst as cst
 
 from codegen.header import GENERATED_MARKER
 from codegen.passes import match as m
+from codegen.pysource import refuse
 
 TFF = "tensorflow_federated"
 MODERN_BASES = (
@@ -47,6 +56,11 @@ ASSIGN_FUNCTIONS = frozenset(
         "tensorflow.raw_ops.AssignSubVariableOp",
     }
 )
+
+MAX_CLASS_CHAIN = 50
+"""Most classes of one module in a chain, each subclassing the next."""
+MAX_TREE_DEPTH = 150
+"""Deepest libcst syntax tree analysed; the token scan's limit normally keeps it far lower."""
 
 FunctionNode = Union[cst.FunctionDef, cst.Lambda]
 
@@ -88,7 +102,9 @@ UNKNOWN = Kind(None)
 class SourceModule:
     """A parsed module with positions, resolved imports and its model classes.
 
-    Raises `libcst.ParserSyntaxError` when `source` does not parse.
+    Raises `libcst.ParserSyntaxError` when `source` does not parse, and
+    `UnparsableSource` when its tree is deeper than `MAX_TREE_DEPTH` or its
+    classes form a chain longer than `MAX_CLASS_CHAIN`.
     """
 
     def __init__(
@@ -108,6 +124,8 @@ class SourceModule:
         self._parents: dict[int, cst.CSTNode] = {}
         self._by_type: dict[type, list[int]] = {}
         self._index_nodes(self.tree)
+        self._spellings = self._spell_names_as_python()
+        self._qualnames: dict[int, str | None] = {}
         self.generated = (
             source.startswith(GENERATED_MARKER) if generated is None else generated
         )
@@ -119,6 +137,7 @@ class SourceModule:
         self.classes: dict[str, cst.ClassDef] = {}
         for statement in self.tree.body:
             self._index(statement)
+        self._check_class_chains()
         self.models = [
             ModelClass(self, node)
             for node in self.classes.values()
@@ -173,20 +192,59 @@ class SourceModule:
         """
         nodes, spans, parents = self._nodes, self._spans, self._parents
         by_type = self._by_type
-        stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+        stack: list[tuple[cst.CSTNode, int]] = [(root, 0)]  # depth -1: leaving
         while stack:
-            node, leaving = stack.pop()
-            if leaving:
+            node, depth = stack.pop()
+            if depth < 0:
                 spans[id(node)] = (spans[id(node)][0], len(nodes))
                 continue
+            if depth > MAX_TREE_DEPTH:  # libcst and the passes recurse on the tree
+                raise refuse(
+                    self.path,
+                    1,
+                    1,
+                    f"over the verifier's nesting limit: its syntax tree is more than "
+                    f"{MAX_TREE_DEPTH} levels deep",
+                )
             spans[id(node)] = (len(nodes), -1)
             by_type.setdefault(type(node), []).append(len(nodes))
             nodes.append(node)
-            stack.append((node, True))
+            stack.append((node, -1))
             children = _children(node)
             for child in reversed(children):
                 parents[id(child)] = node
-                stack.append((child, False))
+                stack.append((child, depth + 1))
+
+    def _spell_names_as_python(self) -> list[tuple[cst.Name, str, str]]:
+        """Respell every identifier in NFKC form, as Python reads it (PEP 3131).
+
+        Changes the parsed `Name` nodes in place, so every pass, matcher and
+        `code_for` sees the name Python runs; returns (node, as written, as
+        Python reads it) for `_as_written`, which positions need.
+        """
+        spellings = []
+        if self.source.isascii():
+            return spellings
+        for index in self._by_type.get(cst.Name, ()):
+            node = self._nodes[index]
+            written = node.value  # type: ignore[union-attr]
+            if not written.isascii():
+                normal = unicodedata.normalize("NFKC", written)
+                if normal != written:
+                    spellings.append((node, written, normal))
+                    object.__setattr__(node, "value", normal)
+        return spellings  # type: ignore[return-value]
+
+    @contextlib.contextmanager
+    def _as_written(self) -> Iterator[None]:
+        """The identifiers as the source spells them (NFKC can change their length)."""
+        for node, written, _ in self._spellings:
+            object.__setattr__(node, "value", written)
+        try:
+            yield
+        finally:
+            for node, _, normal in self._spellings:
+                object.__setattr__(node, "value", normal)
 
     def findall(self, root: cst.CSTNode, matcher: m.Matcher) -> list:
         """Nodes under `root` (itself included) that `matcher` matches, in source order."""
@@ -241,9 +299,10 @@ class SourceModule:
             PositionProvider,
         )  # only for findings
 
-        return MetadataWrapper(self.tree, unsafe_skip_copy=True).resolve(
-            PositionProvider
-        )
+        with self._as_written():
+            return MetadataWrapper(self.tree, unsafe_skip_copy=True).resolve(
+                PositionProvider
+            )
 
     # -- names and positions ------------------------------------------------
 
@@ -251,10 +310,25 @@ class SourceModule:
         """The dotted name of `expr` with its first part resolved through imports."""
         if isinstance(expr, cst.Name):
             return self.imports.get(expr.value, expr.value)
-        if isinstance(expr, cst.Attribute):
-            head = self.qualname(expr.value)
-            return None if head is None else f"{head}.{expr.attr.value}"
-        return None
+        if not isinstance(expr, cst.Attribute):
+            return None
+        known = self._qualnames.get(id(expr), "")
+        if known != "":
+            return known
+        chain = []  # iterative and cached: passes ask for every prefix of a chain
+        current: cst.CSTNode = expr
+        while isinstance(current, cst.Attribute) and id(current) not in self._qualnames:
+            chain.append(current)
+            current = current.value
+        name = (
+            self._qualnames[id(current)]
+            if isinstance(current, cst.Attribute)
+            else self.qualname(current)
+        )
+        for attribute in reversed(chain):
+            name = None if name is None else f"{name}.{attribute.attr.value}"
+            self._qualnames[id(attribute)] = name
+        return name
 
     def call_name(self, node: cst.CSTNode) -> str | None:
         return self.qualname(node.func) if isinstance(node, cst.Call) else None
@@ -268,24 +342,90 @@ class SourceModule:
 
     # -- models ---------------------------------------------------------------
 
-    def model_flavour(
-        self, node: cst.ClassDef, seen: frozenset = frozenset()
-    ) -> str | None:
-        """ "modern", "classic" or "trainable" when `node` is a TFF model class."""
-        for base in node.bases:
+    def model_flavour(self, node: cst.ClassDef) -> str | None:
+        """ "modern", "classic" or "trainable" when `node` is a TFF model class.
+
+        Searches its bases depth first, through classes of the module, each once.
+        """
+        pending = [iter(node.bases)]
+        seen: set[str] = set()
+        while pending:
+            base = next(pending[-1], None)
+            if base is None:
+                pending.pop()
+                continue
             name = self.qualname(base.value) or ""
-            if name in MODERN_BASES or name.split(".")[-1] == "VariableModel":
-                return "modern"
-            if name == CLASSIC_BASES[0]:
-                return "classic"
-            if name == CLASSIC_BASES[1] or name.split(".")[-1] == "TrainableModel":
-                return "trainable"
+            flavour = _flavour_of(name)
+            if flavour is not None:
+                return flavour
             local = self.classes.get(name)
             if local is not None and name not in seen:
-                flavour = self.model_flavour(local, seen | {name})
-                if flavour is not None:
-                    return flavour
+                seen.add(name)
+                pending.append(iter(local.bases))
         return None
+
+    @functools.cached_property
+    def subclasses(self) -> dict[str, list[cst.ClassDef]]:
+        """The module's classes by the (resolved) name of each of their bases."""
+        result: dict[str, list[cst.ClassDef]] = {}
+        for cls in self.classes.values():
+            for base in cls.bases:
+                result.setdefault(self.qualname(base.value) or "", []).append(cls)
+        return result
+
+    def _check_class_chains(self) -> None:
+        """Refuse a chain of more than `MAX_CLASS_CHAIN` classes each subclassing the next."""
+        depths = self._class_depths()
+        for name, depth in depths.items():
+            if depth == MAX_CLASS_CHAIN + 1:
+                line, column = self._class_start(name)
+                raise refuse(
+                    self.path,
+                    line,
+                    column,
+                    f"over the verifier's limit of {MAX_CLASS_CHAIN} classes in one "
+                    f"chain of subclasses: class {name} extends a chain of "
+                    f"{MAX_CLASS_CHAIN} (the longest holds {max(depths.values())})",
+                )
+
+    def _class_start(self, name: str) -> tuple[int, int]:
+        """Line and column of class `name`; Python's parser finds it faster than libcst."""
+        for node in ast.walk(
+            ast.parse(self.source)
+        ):  # breadth first: module level first
+            if isinstance(node, ast.ClassDef) and node.name == name:
+                return node.lineno, node.col_offset + 1
+        return 1, 1
+
+    def _class_depths(self) -> dict[str, int]:
+        """How many classes of the module each class's longest chain of bases holds.
+
+        Iterative; a base that is part of a cycle counts as none.
+        """
+        depths: dict[str, int] = {}
+        bases = {
+            name: [
+                base_name
+                for base in cls.bases
+                if (base_name := self.qualname(base.value) or "") in self.classes
+            ]
+            for name, cls in self.classes.items()
+        }
+        for root in self.classes:
+            visiting: set[str] = set()
+            pending = [(root, False)]
+            while pending:
+                name, finished = pending.pop()
+                if finished:
+                    visiting.discard(name)
+                    depths[name] = 1 + max(
+                        (depths.get(b, 0) for b in bases[name]), default=0
+                    )
+                elif name not in depths and name not in visiting:
+                    visiting.add(name)
+                    pending.append((name, True))
+                    pending.extend((b, False) for b in bases[name])
+        return depths
 
     def is_variable_constructor(self, node: cst.CSTNode) -> bool:
         return self.call_name(node) in VARIABLE_CONSTRUCTORS
@@ -301,13 +441,16 @@ class SourceModule:
                 for c in self.findall(function, m.Call())
             )
         }
-        changed = True
-        while changed:
-            changed = False
-            for name, function in self.functions.items():
-                if name not in creating and self.called_functions(function) & creating:
-                    creating.add(name)
-                    changed = True
+        callers: dict[str, set[str]] = {}
+        for name, function in self.functions.items():
+            for called in self.called_functions(function):
+                callers.setdefault(called, set()).add(name)
+        pending = list(creating)
+        while pending:
+            for caller in callers.get(pending.pop(), ()):
+                if caller not in creating:
+                    creating.add(caller)
+                    pending.append(caller)
         return frozenset(creating)
 
     def called_functions(self, node: cst.CSTNode) -> set[str]:
@@ -366,11 +509,11 @@ class ModelClass:
     @property
     def is_abstract(self) -> bool:
         """A base for other model classes of the module, or one with abstract methods."""
-        for other in self.module.classes.values():
-            if other is not self.node and any(
-                self.module.qualname(base.value) == self.name for base in other.bases
-            ):
-                return True
+        if any(
+            other is not self.node
+            for other in self.module.subclasses.get(self.name, ())
+        ):
+            return True
         return any(
             "abc.abstractmethod" in self.module.decorator_names(f)
             for f in self.members.values()
@@ -473,9 +616,9 @@ class ModelClass:
         """`start` and every method or module-level function it calls, transitively."""
         seen: set[str] = set()
         order: list[tuple[str, cst.FunctionDef]] = []
-        pending = [("self", start)]
+        pending = collections.deque([("self", start)])
         while pending:
-            owner, name = pending.pop(0)
+            owner, name = pending.popleft()
             key = f"{owner}.{name}"
             table = self.members if owner == "self" else self.module.functions
             if key in seen or name not in table:
@@ -578,6 +721,17 @@ class ModelClass:
             if method is not None and not self.is_property(method):
                 return method
         return None
+
+
+def _flavour_of(base: str) -> str | None:
+    """The model flavour a base class named `base` (resolved) gives, if any."""
+    if base in MODERN_BASES or base.split(".")[-1] == "VariableModel":
+        return "modern"
+    if base == CLASSIC_BASES[0]:
+        return "classic"
+    if base == CLASSIC_BASES[1] or base.split(".")[-1] == "TrainableModel":
+        return "trainable"
+    return None
 
 
 def _follow(binding: Binding) -> cst.BaseExpression | None:
