@@ -1,33 +1,41 @@
 """The `wrapgen` command line: a thin layer that calls the pipeline and maps errors to exit codes.
 
 Exit codes: 0 written or up to date; 1 verification findings or stale
-modules; 2 bad input or usage; 3 internal error (a bug in wrapgen).
+modules; 2 bad input or usage, or a standard output that cannot be written;
+3 internal error (a bug in wrapgen) or a worker process that died; 130 Ctrl-C.
+Every message that holds a path or a line of a file is printed through
+`errors.printable`, so none can drive the terminal or span two lines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from codegen import __version__
 from codegen.console import is_tty
-from codegen.errors import UsageError, WrapgenError
+from codegen.errors import UsageError, WrapgenError, printable
 from codegen.pipeline import generate
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 written or up to date, 1 verification findings or stale modules, "
-    "2 bad input or usage, 3 internal error."
+    "2 bad input or usage, 3 internal error or a worker process that died, "
+    "130 interrupted."
 )
 
 
 class _DefaultToGenerate(TyperGroup):
-    """`wrapgen SPEC ...` means `wrapgen generate SPEC ...`; usage errors are one line off a terminal."""
+    """`wrapgen SPEC ...` means `wrapgen generate SPEC ...`; usage errors are one line off a
+    terminal; Ctrl-C in any command is one line and exit 130 (not click's `Aborted!`, exit 1)."""
 
     def main(self, *args, **kwargs):
         # Typer frames a usage error in a rich panel that hard-wraps it at 80 columns
@@ -46,6 +54,17 @@ class _DefaultToGenerate(TyperGroup):
         ):
             args = ["generate", *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Files are whole either way: only this process writes, and it holds
+            # SIGINT while a temporary file exists (write.py, regenerate.py). A
+            # further Ctrl-C must not turn the exit into a traceback.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _err("wrapgen: interrupted")
+            raise typer.Exit(130) from None
 
 
 app = typer.Typer(
@@ -73,15 +92,58 @@ def main(
     """Generate TensorFlow Federated model wrappers from YAML specs."""
 
 
+class StdoutFailed(Exception):
+    """Standard output could not be written (a full device, a closed pipe)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+
+
+def _out(text: str, *, nl: bool = True, color: bool | None = None) -> None:
+    """Print `text` on standard output; a failed write raises StdoutFailed."""
+    try:
+        typer.echo(text, nl=nl, color=color)
+    except OSError as error:
+        raise StdoutFailed(error) from None
+
+
+def _err(text: str) -> None:
+    """Print a message on stderr, each line escaped (`printable`): no terminal control."""
+    for line in text.split("\n"):
+        typer.echo(printable(line), err=True)
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """`typer.echo` for reports: escaped lines, and a failed stdout raises StdoutFailed."""
+    if err:
+        _err(text)
+    else:
+        _out("\n".join(printable(line) for line in text.split("\n")))
+
+
+@contextlib.contextmanager
+def _errors_exit(spec: Path | None) -> Iterator[None]:
+    """A WrapgenError ends the command with its message and exit code; any other
+    exception is a bug in wrapgen: one line naming `spec`, exit 3."""
+    try:
+        yield
+    except WrapgenError as error:
+        raise typer.Exit(_fail(error)) from None
+    except (typer.Exit, StdoutFailed):
+        raise
+    except Exception as error:  # noqa: BLE001 - reported as a wrapgen bug, exit 3
+        raise typer.Exit(_internal(spec or Path("wrapgen"), error)) from None
+
+
 def _fail(error: WrapgenError) -> int:
-    typer.echo(str(error), err=True)
+    _err(str(error))
     return error.exit_code
 
 
 def _internal(spec: Path, error: Exception) -> int:
-    typer.echo(
-        f"{spec}: internal error in wrapgen: {error!r}; please report it with the spec",
-        err=True,
+    _err(
+        f"{printable(spec)}: internal error in wrapgen: {printable(repr(error))}; "
+        "please report it with the spec"
     )
     return 3
 
@@ -118,42 +180,41 @@ def generate_command(
     skip_other_files: bool = typer.Option(False, "--skip-other-files", help=_SKIP_HELP),
 ) -> None:
     from codegen import regenerate
-    from codegen.targets import Target, resolve_targets
+    from codegen.targets import named_target, resolve_targets
 
     paths = paths or []
     if output is not None and len(paths) != 1:
-        typer.echo("-o/--output takes exactly one spec", err=True)
+        _err("-o/--output takes exactly one spec")
         raise typer.Exit(2)
-    if output == "-":
-        try:
-            sys.stdout.write(generate(paths[0], to_stdout=True).text)
-        except WrapgenError as error:
-            raise typer.Exit(_fail(error)) from None
-        except Exception as error:  # noqa: BLE001 - reported as a wrapgen bug, exit 3
-            raise typer.Exit(_internal(paths[0], error)) from None
-        raise typer.Exit(0)
-    try:
+    with _errors_exit(paths[0] if paths else None):
+        if output == "-":
+            target = named_target(paths[0], None)
+            _out(generate(target.spec, to_stdout=True, root=target.root).text, nl=False)
+            raise typer.Exit(0)
         targets = (
-            [Target(paths[0], Path(output))]
+            [named_target(paths[0], Path(output))]
             if output is not None
             else resolve_targets(paths, skip_other_files=skip_other_files)
         )
-    except WrapgenError as error:
-        raise typer.Exit(_fail(error)) from None
-    outcomes = regenerate.regenerate(targets, force=force)
+        outcomes = regenerate.regenerate(targets, force=force)
+    _report_generated(outcomes)
+    raise typer.Exit(regenerate.exit_code(outcomes))
+
+
+def _report_generated(outcomes: list) -> None:
+    """`wrote:` / `up to date:` on stdout, problems and a summary on stderr."""
     for outcome in outcomes:
         if outcome.status in ("written", "fresh"):
             verb = "wrote" if outcome.status == "written" else "up to date"
-            typer.echo(f"{verb}: {outcome.output}")
+            _out(f"{verb}: {printable(outcome.output)}")
         else:
-            typer.echo(outcome.message, err=True)
+            _err(outcome.message)
     written = sum(o.status == "written" for o in outcomes)
     fresh = sum(o.status == "fresh" for o in outcomes)
     if len(outcomes) > 1:
         failed = len(outcomes) - written - fresh
         summary = f"{written} written, {fresh} already fresh"
-        typer.echo(summary + (f", {failed} failed" if failed else ""), err=True)
-    raise typer.Exit(regenerate.exit_code(outcomes))
+        _err(summary + (f", {failed} failed" if failed else ""))
 
 
 @app.command(
@@ -182,30 +243,28 @@ def check_command(
         "always",
         "never",
     ):
-        typer.echo(
-            "--format takes text or json; --color takes auto, always or never", err=True
-        )
+        _err("--format takes text or json; --color takes auto, always or never")
         raise typer.Exit(2)
-    try:
+    with _errors_exit(None):
         targets = resolve_targets(paths or [], skip_other_files=skip_other_files)
-    except WrapgenError as error:
-        raise typer.Exit(_fail(error)) from None
-    outcomes = regenerate.check(targets)
+        outcomes = regenerate.check(targets)
     if output_format == "json":
-        typer.echo(json.dumps([o.as_json() for o in outcomes], indent=2))
+        _out(json.dumps([o.as_json() for o in outcomes], indent=2))
         raise typer.Exit(regenerate.exit_code(outcomes))
     colour = color == "always" or (
         color == "auto" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
     for outcome in outcomes:
         if outcome.status in ("stale", "missing"):
-            typer.echo(
-                f"{outcome.status}: {outcome.output} (spec {outcome.spec})", err=True
+            _err(
+                f"{outcome.status}: {printable(outcome.output)} "
+                f"(spec {printable(outcome.spec)})"
             )
             for line in outcome.diff.splitlines():
-                typer.echo(_coloured(line) if colour else line, color=colour)
+                shown = printable(line)
+                _out(_coloured(shown) if colour else shown, color=colour)
         elif outcome.status != "fresh":
-            typer.echo(outcome.message, err=True)
+            _err(outcome.message)
     raise typer.Exit(regenerate.exit_code(outcomes))
 
 
@@ -265,7 +324,7 @@ def init_command(
 def schema_command() -> None:
     from codegen.schema import spec_schema
 
-    typer.echo(json.dumps(spec_schema(), indent=2, sort_keys=True))
+    _out(json.dumps(spec_schema(), indent=2, sort_keys=True))
 
 
 @app.command(
@@ -274,7 +333,8 @@ def schema_command() -> None:
     "never writes.\n\n"
     "Findings print as `path:line:col: CODE message`, sorted. Silence a rule on one line "
     "of a hand-written module with `# wrapgen: ignore[CODE]`.\n\n"
-    "Exit codes: 0 no findings, 1 findings, 2 unreadable or unparsable input, 3 internal error.",
+    "Exit codes: 0 no findings, 1 findings, 2 unreadable, unparsable or over-limit input "
+    "(one located line per file; the other files are still verified), 3 internal error.",
 )
 def verify_command(
     paths: List[Path] = typer.Argument(
@@ -316,7 +376,7 @@ def verify_command(
         if unknown:
             typer.echo(f"--select: unknown rule code(s) {', '.join(unknown)}", err=True)
             raise typer.Exit(2)
-    raise typer.Exit(report.verify_paths(paths, output_format, codes, typer.echo))
+    raise typer.Exit(report.verify_paths(paths, output_format, codes, _echo))
 
 
 @app.command(
@@ -398,5 +458,18 @@ def run_command(
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a standard output that cannot be written (a full
+    device, a closed pipe) is one line on stderr and exit 2, never a traceback."""
+    try:
+        app()
+    except StdoutFailed as failure:
+        _stdout_failed(failure)
+
+
+def _stdout_failed(failure: StdoutFailed) -> NoReturn:
+    # What stdout still buffers would fail again when Python exits: let it go nowhere.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    _err(f"wrapgen: cannot write to standard output: {failure}")
+    sys.exit(2)

@@ -14,7 +14,7 @@ class Location:
     column: int
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}"
+        return f"{printable(self.path)}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True, order=True)
@@ -26,12 +26,21 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        field = f" {_one_line(self.field)}:" if self.field else ""
-        return f"{self.location}:{field} {_one_line(self.message)}"
+        field = f" {printable(self.field)}:" if self.field else ""
+        return f"{self.location}:{field} {printable(self.message)}"
 
 
-def _one_line(text: str) -> str:
-    """`text` with control characters escaped, so one problem is always one line."""
+def printable(text: object) -> str:
+    """`text` (a path, a message, a line of a file) safe to print as one line.
+
+    Every character Python does not call printable is written as its escape:
+    C0 and C1 controls (`\\x1b`, `\\n`, `\\x85`), DEL, and the format
+    characters that reorder or hide text (bidi overrides such as `\\u202e`,
+    zero-width characters). A terminal therefore receives no escape sequence
+    from a file name or a file's content, and one problem stays one line.
+    Undecodable bytes of a file name (surrogate escapes) print as `\\udcXX`.
+    """
+    text = str(text)
     if text.isprintable():
         return text
     return "".join(
@@ -61,6 +70,12 @@ class FindingsError(WrapgenError):
     """The verifier found problems in rendered or hand-written code."""
 
     exit_code = 1
+
+
+class WorkerError(WrapgenError):
+    """A worker process died (killed by a signal, e.g. the out-of-memory killer) before it finished."""
+
+    exit_code = 3
 
 
 class InternalError(WrapgenError):

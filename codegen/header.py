@@ -22,12 +22,17 @@ def format_header(version: str, spec_ref: str, digest: str) -> str:
 
 
 def spec_ref_of(text: str) -> str | None:
-    """The spec path (relative to the module) named in a module's header, if it has one."""
+    """The spec path (relative to the module) named in a module's header, if it has one.
+
+    A header is untrusted text: a path that is empty or holds a NUL character
+    (which no file name can) makes the header unreadable, so None.
+    """
     first = text.split("\n", 1)[0]
     match = _HEADER.fullmatch(first)
     if match is None:
         return None
-    return _ESCAPE.sub(_unescape_one, match.group("spec"))
+    spec_ref = _ESCAPE.sub(_unescape_one, match.group("spec"))
+    return spec_ref if spec_ref and "\0" not in spec_ref else None
 
 
 def _unescape_one(match: re.Match[str]) -> str:

@@ -13,6 +13,7 @@ from typing import Union
 import yaml
 
 from codegen.errors import Location, Problem, SpecError
+from codegen.files import read_regular
 
 MAX_SPEC_BYTES = 1024 * 1024
 """Spec files larger than this are refused before parsing."""
@@ -86,7 +87,7 @@ def load_spec(path: Path, display_path: str | None = None) -> LoadedSpec:
             raise SpecError(
                 [Problem(start, "", "expected a spec file, found a directory")]
             )
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_SPEC_BYTES)
     except FileNotFoundError:
         raise SpecError([Problem(start, "", "no such file")]) from None
     except OSError as exc:
@@ -105,7 +106,7 @@ def parse_spec_bytes(raw: bytes, shown: str) -> Node:
                 Problem(
                     start,
                     "",
-                    f"expected at most {MAX_SPEC_BYTES} bytes, found {len(raw)}",
+                    f"expected at most {MAX_SPEC_BYTES} bytes, found more",
                 )
             ]
         )
@@ -140,7 +141,7 @@ def parse_spec_bytes(raw: bytes, shown: str) -> Node:
         raise SpecError(converter.problems)
     if not root.is_mapping:
         raise SpecError(
-            [Problem(root.location, "", f"expected a mapping, found {describe(root)}")]
+            [Problem(root.location, "", f"expected a mapping, found {_kind(root)}")]
         )
     return root
 
@@ -286,3 +287,15 @@ class _Converter:
             keys[key] = key_where
             values[key] = self.convert(value_node, f"{path}.{key}" if path else key)
         return Node(values, where, keys)
+
+
+def _kind(node: Node) -> str:
+    """What a node holds, without its value: the file may not be a spec at all."""
+    value = node.value
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return describe(node)

@@ -28,7 +28,6 @@ from rich.table import Table
 
 from codegen.console import escape, say
 from codegen.errors import FindingsError, UsageError, WrapgenError
-from codegen.header import spec_ref_of
 from codegen.load import load_spec
 from codegen.pipeline import Generated, generate
 from codegen.spec import Spec
@@ -113,20 +112,14 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
 def _prepare(target: Path) -> tuple[Spec, Generated | None, Path | None]:
     """The spec, and the verified generation (from a spec) or module path (a generated module)."""
     if target.suffix == ".py":
-        try:
-            text = target.read_text("utf-8")
-        except OSError as exc:
-            raise UsageError(f"{target}: cannot read: {exc.strerror}") from None
-        spec_ref = spec_ref_of(text)
-        if spec_ref is None:
-            raise UsageError(
-                f"{target}: expected a spec or a wrapgen-generated module, found a Python "
-                "file without wrapgen's header"
-            )
+        from codegen.targets import resolve_targets
+
+        # The header's spec is read only inside the project, and only if it is a spec.
+        (resolved,) = resolve_targets([target])
         findings = verify_file(target)
         if findings:
             raise FindingsError("\n".join(str(f) for f in findings))
-        spec = validate(load_spec(target.parent / spec_ref))
+        spec = validate(load_spec(resolved.spec))
         return spec, None, target
     generated = generate(target)
     return generated.spec, generated, None

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from codegen.errors import UsageError, WrapgenError
+from codegen.files import signals_deferred
 from codegen.load import LoadedSpec, parse_spec_bytes
 from codegen.names import (
     CLASS_NAME,
@@ -117,15 +118,16 @@ def write_new_spec(spec_path: Path, text: str) -> None:
     folder = spec_path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{spec_path.name}.", dir=folder
-        )
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(raw)
-            os.link(temporary, spec_path)  # fails if the file appeared meanwhile
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        with signals_deferred():  # Ctrl-C waits: the temporary file is always removed
+            descriptor, temporary = tempfile.mkstemp(
+                prefix=f".{spec_path.name}.", dir=folder
+            )
+            try:
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(raw)
+                os.link(temporary, spec_path)  # fails if the file appeared meanwhile
+            finally:
+                Path(temporary).unlink(missing_ok=True)
     except FileExistsError:
         raise UsageError(
             f"{spec_path}: already exists; wrapgen init never overwrites a file"

@@ -1,4 +1,11 @@
-"""The hooks of .pre-commit-hooks.yaml, run by the real pre-commit tool in a fresh user repository."""
+"""The hooks of .pre-commit-hooks.yaml, run by the real pre-commit tool in a fresh user repository.
+
+The hooks come from a committed snapshot of this working tree (tracked and
+untracked files, as they are now), since `pre-commit try-repo` would take
+only what git tracks. File names in the user repositories are untrusted:
+one named `-ohack.py` must stay a path, and a module whose header names a
+file outside the repository must not get that file read or printed.
+"""
 
 from __future__ import annotations
 
@@ -20,29 +27,8 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def _hook(repo: Path, hook: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*PRE_COMMIT, "try-repo", str(ROOT), hook, "--all-files", "--color", "never"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
-@pytest.fixture(scope="module")
-def user_repo(tmp_path_factory):
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    repo = tmp_path_factory.mktemp("user_repo")
-    (repo / "models").mkdir()
-    shutil.copy(EXAMPLES / "mnist_logistic.yaml", repo / "models")
-    shutil.copy(EXAMPLES / "mnist_logistic.py", repo / "models")
-    (repo / "notes.yaml").write_text("not: a spec\n")
-    (repo / "tool.py").write_text("print('hand-written, not generated')\n")
-    _git(repo, "init", "-q")
-    _git(repo, "add", ".")
+def _commit_all(repo: Path) -> None:
+    _git(repo, "add", "--all")
     _git(
         repo,
         "-c",
@@ -53,7 +39,34 @@ def user_repo(tmp_path_factory):
         "-qm",
         "init",
     )
-    env = {
+
+
+@pytest.fixture(scope="module")
+def wrapgen_repo(tmp_path_factory) -> Path:
+    """This working tree, tracked and untracked files as they are now, committed in a new repository."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout.split(b"\0")
+    snapshot = tmp_path_factory.mktemp("wrapgen_repo")
+    for name in filter(None, (os.fsdecode(entry) for entry in listed)):
+        source = ROOT / name
+        if source.is_file() or source.is_symlink():
+            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, snapshot / name, follow_symlinks=False)
+    _git(snapshot, "init", "-q")
+    _commit_all(snapshot)
+    return snapshot
+
+
+@pytest.fixture(scope="module")
+def hook_env(tmp_path_factory) -> dict:
+    return {
         **os.environ,
         "PRE_COMMIT_HOME": str(tmp_path_factory.mktemp("pre_commit_home")),
         "GIT_AUTHOR_NAME": "t",
@@ -61,21 +74,46 @@ def user_repo(tmp_path_factory):
         "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@example.com",
     }
-    return repo, env
+
+
+def _hook(
+    repo: Path, hook: str, env: dict, source: Path
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*PRE_COMMIT, "try-repo", str(source), hook, "--all-files", "--color", "never"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def user_repo(tmp_path_factory, wrapgen_repo, hook_env):
+    repo = tmp_path_factory.mktemp("user_repo")
+    (repo / "models").mkdir()
+    shutil.copy(EXAMPLES / "mnist_logistic.yaml", repo / "models")
+    shutil.copy(EXAMPLES / "mnist_logistic.py", repo / "models")
+    (repo / "notes.yaml").write_text("not: a spec\n")
+    (repo / "tool.py").write_text("print('hand-written, not generated')\n")
+    _git(repo, "init", "-q")
+    _commit_all(repo)
+    return repo, hook_env, wrapgen_repo
 
 
 def test_hooks_pass_fresh_fail_hand_edited_and_restore(user_repo):
-    repo, env = user_repo
+    repo, env, source = user_repo
     module = repo / "models" / "mnist_logistic.py"
     fresh = module.read_text("utf-8")
 
-    checked = _hook(repo, "wrapgen-check", env)
+    checked = _hook(repo, "wrapgen-check", env, source)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     module.write_text(
         fresh.replace("LEARNING_RATE = 0.1", "LEARNING_RATE = 0.3"), "utf-8"
     )
-    checked = _hook(repo, "wrapgen-check", env)
+    checked = _hook(repo, "wrapgen-check", env, source)
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert (
         "-LEARNING_RATE = 0.3" in checked.stdout
@@ -83,30 +121,30 @@ def test_hooks_pass_fresh_fail_hand_edited_and_restore(user_repo):
     )
     assert "LEARNING_RATE = 0.3" in module.read_text("utf-8")  # check never writes
 
-    restored = _hook(repo, "wrapgen", env)
+    restored = _hook(repo, "wrapgen", env, source)
     assert restored.returncode == 1, (
         restored.stdout + restored.stderr
     )  # files were modified
     assert "files were modified by this hook" in restored.stdout
     assert module.read_text("utf-8") == fresh
 
-    again = _hook(repo, "wrapgen", env)
+    again = _hook(repo, "wrapgen", env, source)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert _hook(repo, "wrapgen-check", env).returncode == 0
+    assert _hook(repo, "wrapgen-check", env, source).returncode == 0
 
 
 def test_hook_environment_has_no_tensorflow(user_repo):
     """Installed the way users install it (a pinned rev in .pre-commit-config.yaml)."""
-    repo, env = user_repo
+    repo, env, source = user_repo
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"],
-        cwd=ROOT,
+        cwd=source,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
     (repo / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {ROOT}\n  rev: {head}\n  hooks:\n  - id: wrapgen-check\n"
+        f"repos:\n- repo: {source}\n  rev: {head}\n  hooks:\n  - id: wrapgen-check\n"
     )
     result = subprocess.run(
         [*PRE_COMMIT, "run", "--all-files", "--color", "never"],
@@ -131,3 +169,46 @@ def test_hook_environment_has_no_tensorflow(user_repo):
         timeout=60,
     )
     assert probe.stdout.split() == ["True", "True"], probe.stderr
+
+
+@pytest.fixture()
+def fresh_repo(tmp_path, wrapgen_repo, hook_env):
+    """An empty git repository of a user, with the hooks' source and environment."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    return repo, hook_env, wrapgen_repo
+
+
+def test_a_file_named_like_an_option_stays_a_path(fresh_repo):
+    """pre-commit appends file names to the entry; the entry's `--` makes them paths."""
+    repo, env, source = fresh_repo
+    shutil.copy(EXAMPLES / "linear_regression.yaml", repo / "spec.yaml")
+    (repo / "-ohack.py").write_text("print('a file, not an option')\n")
+    _commit_all(repo)
+    result = _hook(repo, "wrapgen", env, source)
+    assert not (repo / "hack.py").exists(), result.stdout
+    assert (repo / "spec.py").read_text("utf-8").startswith("# @generated by wrapgen")
+    assert (repo / "-ohack.py").read_text() == "print('a file, not an option')\n"
+    checked = _hook(repo, "wrapgen-check", env, source)
+    assert checked.returncode == 0, checked.stdout
+    assert not (repo / "hack.py").exists()
+
+
+def test_a_header_naming_a_file_outside_the_repository_is_not_read(
+    fresh_repo, tmp_path
+):
+    repo, env, source = fresh_repo
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nTOPSECRET-5f3a9c\n")
+    shutil.copy(EXAMPLES / "linear_regression.yaml", repo / "spec.yaml")
+    module = (EXAMPLES / "linear_regression.py").read_text("utf-8")
+    first, rest = module.split("\n", 1)
+    start, end = first.split(" from ", 1)[0], first.split(" (sha256 ", 1)[1]
+    (repo / "spec.py").write_text(f"{start} from {secret} (sha256 {end}\n{rest}")
+    _commit_all(repo)
+    for hook in ("wrapgen-check", "wrapgen"):
+        result = _hook(repo, hook, env, source)
+        assert result.returncode == 1, result.stdout
+        assert "TOPSECRET" not in result.stdout + result.stderr
+        assert "outside the project root" in result.stdout
