@@ -213,3 +213,18 @@ def _statement(rng: random.Random, depth: int, indent: int = 0) -> str:
         default = _expression(rng, depth)
         return f"{pad}async def f(a={default}):\n{_statement(rng, depth, indent + 1)}"
     return f"{pad}x = {_expression(rng, depth)}\n"
+
+
+def test_a_finding_in_a_file_whose_name_holds_a_newline_and_an_escape_is_one_line(
+    tmp_path,
+):
+    name = "a\nb\x1b[31m.py"
+    (tmp_path / name).write_text(
+        "import tensorflow_federated as tff\n"
+        "process = tff.learning.build_federated_averaging_process\n"
+    )
+    result = verify(tmp_path, ".")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and "WG801" in lines[0], lines
+    assert "\x1b" not in result.stdout and "a\\nb\\x1b[31m.py:2:" in lines[0]

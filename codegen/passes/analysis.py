@@ -26,6 +26,7 @@ from typing import Union
 
 import libcst as cst
 
+from codegen.errors import printable
 from codegen.header import GENERATED_MARKER
 from codegen.passes import match as m
 from codegen.pysource import refuse
@@ -76,7 +77,10 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.code} {self.message}"
+        where = printable(self.path)
+        return (
+            f"{where}:{self.line}:{self.column}: {self.code} {printable(self.message)}"
+        )
 
 
 @dataclass(frozen=True)
