@@ -467,3 +467,17 @@ def test_the_same_seed_reproduces_a_whole_run(tmp_path, kind):
     first, second = run_history(spec, "3"), run_history(spec, "3")
     assert first == second
     assert run_history(spec, "4") != first
+
+
+# Batch keys ----------------------------------------------------------------
+
+
+def test_a_batch_keyed_by_input_names_is_told_which_key_carries_which_input():
+    module = example("bag_of_words")
+    assert module.BATCH_KEYS == {"x": "tokens", "y": "label"}
+    batch = example_batch("bag_of_words", module, examples=4)
+    with pytest.raises(ValueError) as raised:
+        module.model_fn().forward_pass({"tokens": batch["x"], "label": batch["y"]})
+    message = str(raised.value)
+    assert "'x' carries 'tokens', 'y' carries 'label'" in message
+    assert "got ['label', 'tokens']" in message
