@@ -26,14 +26,12 @@ from typing import NoReturn, TypeVar
 from codegen.errors import UsageError, WorkerError, WrapgenError, printable
 from codegen.files import (
     MAX_MODULE_BYTES,
-    NotRegularFile,
     read_existing,
-    refusal,
     signals_deferred,
 )
 from codegen.pipeline import Generated, generate
 from codegen.targets import Target
-from codegen.write import write_module
+from codegen.write import current_module, write_module
 
 Result = TypeVar("Result")
 
@@ -160,14 +158,7 @@ def _read_module(path: Path) -> str | None:
     Bytes that are not UTF-8 are kept as surrogate escapes, so the text
     equals a rendering only when the bytes do (and print escaped).
     """
-    try:
-        data = read_existing(path)
-    except NotRegularFile as exc:
-        raise UsageError(refusal(path, exc.kind)) from None
-    except OSError as exc:
-        raise UsageError(
-            f"{printable(path)}: cannot read: {exc.strerror or exc}"
-        ) from None
+    data = current_module(path)
     if data is not None and len(data) > MAX_MODULE_BYTES:
         raise UsageError(
             f"{printable(path)}: larger than {MAX_MODULE_BYTES} bytes, so not a module "

@@ -42,7 +42,7 @@ def write_module(path: Path, text: str, force: bool = False) -> bool:
     permissions of the one it replaces.
     """
     data = text.encode("utf-8")
-    current = _current(path)
+    current = current_module(path)
     if current is not None:
         if current == data:
             return False
@@ -60,8 +60,12 @@ def write_module(path: Path, text: str, force: bool = False) -> bool:
     return True
 
 
-def _current(path: Path) -> bytes | None:
-    """The module now at `path` (at most MAX_MODULE_BYTES + 1 bytes), or None."""
+def current_module(path: Path) -> bytes | None:
+    """The module now at `path` (at most MAX_MODULE_BYTES + 1 bytes), or None.
+
+    Anything but a regular file, or a file that cannot be read, is a one-line
+    `UsageError`.
+    """
     try:
         return read_existing(path)
     except NotRegularFile as exc:

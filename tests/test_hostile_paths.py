@@ -540,7 +540,9 @@ def test_random_interrupts_never_hang_or_leave_temp_files(forty):
             assert module.read_bytes() == expected[module.name], module
         assert _group(process.pid) == []
         if process.returncode == 130:
-            assert stderr.splitlines()[-1] == "wrapgen: interrupted", stderr
+            # A second Ctrl-C can land while the message is being written; the
+            # files are whole either way, and the message is never a traceback.
+            assert stderr.splitlines()[-1:] in ([], ["wrapgen: interrupted"]), stderr
             assert "Traceback" not in stderr, stderr
         elif process.returncode != 0:  # Python's own start-up, before wrapgen runs
             assert written == [] and "wrapgen: interrupted" not in stderr, stderr
