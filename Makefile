@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test examples snapshots clean
+.PHONY: demo test examples snapshots docs clean
 
 # Run the main job: generate the bundled digits_logistic example, then train it
 # 20 FedAvg rounds on scikit-learn's handwritten digits (non-IID across 20
@@ -25,6 +25,12 @@ test: $(STAMP)
 # Rewrite the pinned error output of every spec in tests/bad_specs/ (review the diff).
 snapshots: $(STAMP)
 	$(BIN)/python tests/snapshots.py
+
+# Rewrite what is generated from the catalogue entries: the README's catalogue
+# table and the JSON schema of the spec format.
+docs: $(STAMP)
+	$(BIN)/python -m codegen.catalogue.docs README.md
+	$(BIN)/wrapgen schema > schema/wrapgen-spec.schema.json
 
 # Regenerate every committed example module from its spec.
 examples: $(STAMP)

@@ -6,19 +6,27 @@ templates contain no logic beyond placing these strings.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from codegen import __version__
+from codegen import __version__, catalogue
 from codegen.catalogue import COUNTER_METRICS
 from codegen.header import format_header
 from codegen.names import metric_attributes
 from codegen.pyfmt import Call, Keyword, escape, lines, string
+from codegen.shapes import Flow
 from codegen.spec import Choice, Input, KerasBuilder, LayerStack, Metric, Spec, Variable
 
-_GLOROT_NORMAL_STDDEV_CORRECTION = 0.87962566103423978
-"""Stddev of a unit normal truncated at two standard deviations (as Keras uses)."""
+
+@dataclass(frozen=True)
+class Fragment:
+    """Code a catalogue entry writes: its template (under `templates/`) and the
+    plain data it is rendered with, laid out at `indent` levels."""
+
+    template: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    indent: int = 2
 
 
 @dataclass(frozen=True)
@@ -39,25 +47,27 @@ class Plan:
     metric_aggregations: tuple[str, ...]
     local_outputs_type: tuple[str, ...]
     optimizer_template: str
+    optimizer_data: Mapping[str, Any]
     optimizer_constants: tuple[str, ...]
-    client_optimizer: tuple[str, ...]
     optimizer_summary: str
     variable_docs: tuple[str, ...]
-    variable_init: tuple[str, ...]
+    variables: tuple[Fragment, ...]
     metric_init: tuple[str, ...]
     trainable: tuple[str, ...]
     non_trainable: tuple[str, ...]
     local: tuple[str, ...]
-    predict: tuple[str, ...]
-    loss: tuple[str, ...]
-    metric_updates: tuple[str, ...]
+    predict_input: tuple[str, ...]
+    layers: tuple[Fragment, ...]
+    loss: Fragment
+    regularization: tuple[str, ...]
+    metric_updates: tuple[Fragment, ...]
     unfinalized: tuple[str, ...]
     finalizers: tuple[str, ...]
     classic_aggregation: tuple[str, ...]
     modern_aggregation: tuple[str, ...]
     batch_keys: tuple[str, ...]
     batch_loss: str
-    seeded_dropout: bool
+    helpers: tuple[str, ...]
     unfinalized_type: tuple[str, ...]
     initial_totals: tuple[str, ...]
     accumulated_totals: tuple[str, ...]
@@ -69,6 +79,7 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
     keras = isinstance(spec.forward, KerasBuilder)
     header = format_header(__version__, spec_ref, sha256)
     weight = _weight(spec)
+    layers = _Layers(spec) if isinstance(spec.forward, LayerStack) else None
     return Plan(
         template="keras_model.py.jinja" if keras else "layers_model.py.jinja",
         header=header,
@@ -101,12 +112,14 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
                 for m in spec.metrics
             ],
         ),
-        optimizer_template=f"optimizers/{_optimizer_kind(spec.optimizer)}.jinja",
+        optimizer_template=catalogue.OPTIMIZERS[spec.optimizer.kind].template,
+        optimizer_data=_entry(catalogue.OPTIMIZERS, spec.optimizer).hook("data")(
+            spec.optimizer.params
+        ),
         optimizer_constants=_optimizer_constants(spec.optimizer),
-        client_optimizer=_client_optimizer(spec.optimizer),
         optimizer_summary=_optimizer_summary(spec.optimizer),
         variable_docs=tuple(_variable_doc(v) for v in spec.variables),
-        variable_init=tuple(line for v in spec.variables for line in _variable_init(v)),
+        variables=tuple(_variable(v) for v in spec.variables),
         metric_init=tuple(line for m in spec.metrics for line in _metric_init(m)),
         trainable=_keras_collection("trainable")
         if keras
@@ -116,15 +129,19 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
         else _collection([v for v in spec.variables if not v.trainable]),
         local=_collection_of(
             tuple(_metric_variables(spec.metrics))
-            + _SLOTS[_optimizer_kind(spec.optimizer)]
+            + tuple(
+                _entry(catalogue.OPTIMIZERS, spec.optimizer).hook("slots")(
+                    spec.optimizer.params
+                )
+            )
         ),
-        predict=_predict(spec.forward, spec)
-        if isinstance(spec.forward, LayerStack)
-        else (),
-        loss=_loss(spec.loss),
-        metric_updates=tuple(
-            line for m in spec.metrics for line in _metric_update(m, spec)
+        predict_input=_predict_input(spec),
+        layers=layers.fragments if layers else (),
+        loss=Fragment(
+            catalogue.LOSSES[spec.loss.kind].template, {"p": spec.loss.params}
         ),
+        regularization=_regularization(spec.loss),
+        metric_updates=tuple(_metric_update(m, spec) for m in spec.metrics),
         unfinalized=_ordered_dict(
             "return ", [(m.name, _unfinalized(m)) for m in spec.metrics], 2
         ),
@@ -157,7 +174,7 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
         ),
         batch_keys=_batch_keys(spec),
         batch_loss=_batch_loss(spec),
-        seeded_dropout=_seeded_dropout(spec),
+        helpers=_helpers(spec, layers),
         unfinalized_type=_ordered_dict(
             "UNFINALIZED_METRICS_TYPE = ",
             [(m.name, _unfinalized_type(m)) for m in spec.metrics],
@@ -234,46 +251,13 @@ def _feature_specs(spec: Spec) -> tuple[str, ...]:
     return tuple(lines(call, "FEATURE_SPECS = "))
 
 
-_SLOTS = {
-    "sgd": (),
-    "momentum": ("*self._optimizer_velocity",),
-    "adam": ("self._optimizer_step", "*self._optimizer_m", "*self._optimizer_v"),
-}
-"""Optimizer slot variables (created by the optimizer template) listed as local variables."""
-
-
-def _optimizer_kind(optimizer: Choice) -> str:
-    if optimizer.kind == "sgd" and float(optimizer.params["momentum"]) > 0:  # type: ignore[arg-type]
-        return "momentum"
-    return optimizer.kind
+def _entry(table: Mapping[str, catalogue.Entry], choice: Choice) -> catalogue.Entry:
+    return table[choice.kind]
 
 
 def _optimizer_constants(optimizer: Choice) -> tuple[str, ...]:
-    names = {"sgd": ("learning_rate",), "momentum": ("learning_rate", "momentum")}
-    names["adam"] = ("learning_rate", "beta_1", "beta_2", "epsilon")
-    return tuple(
-        f"{name.upper()} = {optimizer.params[name]!r}"
-        for name in names[_optimizer_kind(optimizer)]
-    )
-
-
-def _client_optimizer(optimizer: Choice) -> tuple[str, ...]:
-    kind = _optimizer_kind(optimizer)
-    if kind == "adam":
-        args = tuple(
-            Keyword(n, n.upper())
-            for n in ("learning_rate", "beta_1", "beta_2", "epsilon")
-        )
-        call = Call("tff.learning.optimizers.build_adam", args)
-    else:
-        names = (
-            ("learning_rate", "momentum") if kind == "momentum" else ("learning_rate",)
-        )
-        call = Call(
-            "tff.learning.optimizers.build_sgdm",
-            tuple(Keyword(n, n.upper()) for n in names),
-        )
-    return tuple(lines(call, "return ", indent=1))
+    names = _entry(catalogue.OPTIMIZERS, optimizer).hook("constants")(optimizer.params)
+    return tuple(f"{name.upper()} = {optimizer.params[name]!r}" for name in names)
 
 
 def _optimizer_summary(optimizer: Choice) -> str:
@@ -285,63 +269,15 @@ def _shape_list(shape: tuple) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-def _fans(shape: tuple) -> tuple[int, int]:
-    if len(shape) == 0:
-        return 1, 1
-    if len(shape) == 1:
-        return shape[0], shape[0]
-    receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
-    return shape[-2] * receptive, shape[-1] * receptive
-
-
-def _initial_value(variable: Variable) -> Call:
-    init, shape, dtype = (
-        variable.initializer,
-        _shape_list(variable.shape),
-        f"tf.{variable.dtype}",
-    )
-    params = init.params
-    if init.kind in ("zeros", "ones"):
-        return Call(f"tf.{init.kind}", (shape, Keyword("dtype", dtype)))
-    if init.kind == "constant":
-        value = params["value"]
-        if variable.dtype.startswith("int") or variable.dtype == "bool":
-            value = int(value) if variable.dtype != "bool" else bool(value)  # type: ignore[arg-type]
-        return Call(
-            "tf.constant",
-            (repr(value), Keyword("shape", shape), Keyword("dtype", dtype)),
-        )
-    fan_in, fan_out = _fans(variable.shape)
-    seed = Keyword("seed", f"[{params['seed']}, 0]")
-    if init.kind == "glorot_uniform":
-        limit = repr(math.sqrt(6.0 / (fan_in + fan_out)))
-        return Call(
-            "tf.random.stateless_uniform",
-            (
-                shape,
-                seed,
-                Keyword("minval", f"-{limit}"),
-                Keyword("maxval", limit),
-                Keyword("dtype", dtype),
-            ),
-        )
-    if init.kind == "glorot_normal":
-        mean, stddev = (
-            0.0,
-            math.sqrt(2.0 / (fan_in + fan_out)) / _GLOROT_NORMAL_STDDEV_CORRECTION,
-        )
-    else:
-        mean, stddev = float(params["mean"]), float(params["stddev"])  # type: ignore[arg-type]
-    return Call(
-        "tf.random.stateless_truncated_normal",
-        (
-            shape,
-            seed,
-            Keyword("mean", repr(mean)),
-            Keyword("stddev", repr(stddev)),
-            Keyword("dtype", dtype),
-        ),
-    )
+def _initial_value(variable: Variable) -> Fragment:
+    entry = _entry(catalogue.INITIALIZERS, variable.initializer)
+    data = {
+        "p": variable.initializer.params,
+        "shape": _shape_list(variable.shape),
+        "dtype": f"tf.{variable.dtype}",
+        **entry.hook("data", lambda v: {})(variable),
+    }
+    return Fragment(entry.template, data)
 
 
 def _variable_doc(variable: Variable) -> str:
@@ -350,16 +286,13 @@ def _variable_doc(variable: Variable) -> str:
     return f"{variable.name}: {variable.dtype} {shape}, {role}, {variable.initializer.kind}"
 
 
-def _variable_init(variable: Variable) -> tuple[str, ...]:
-    call = Call(
-        "tf.Variable",
-        (
-            _initial_value(variable),
-            Keyword("name", string(variable.name)),
-            Keyword("trainable", str(variable.trainable)),
-        ),
-    )
-    return tuple(lines(call, f"self.{variable.name} = ", indent=2))
+def _variable(variable: Variable) -> Fragment:
+    data = {
+        "name": variable.name,
+        "trainable": variable.trainable,
+        "initial": _initial_value(variable),
+    }
+    return Fragment("parts/variable.py.jinja", data)
 
 
 def _accumulators(metric: Metric) -> tuple[str, ...]:
@@ -399,103 +332,109 @@ def _collection_of(items: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(lines(Call("", items, "[", "]"), "return ", indent=2))
 
 
-def _x(func: str, *args: str | Call | Keyword) -> list[str]:
-    return lines(Call(func, args), "x = ", indent=2)
-
-
-def _layer_lines(layer: Choice) -> list[str]:
-    p = layer.params
-    bias = _x("tf.nn.bias_add", "x", f"self.{p['bias']}") if p.get("bias") else []
-    if layer.kind == "dense":
-        return _x("tf.matmul", "x", f"self.{p['kernel']}") + bias
-    if layer.kind == "conv2d":
-        padding = Keyword("padding", string(str(p["padding"])))
-        conv = _x(
-            "tf.nn.conv2d",
-            "x",
-            f"self.{p['filters']}",
-            Keyword("strides", str(p["strides"])),
-            padding,
-        )
-        return conv + bias
-    if layer.kind == "max_pool2d":
-        strides = Keyword("strides", str(p["strides"] or p["size"]))
-        padding = Keyword("padding", string(str(p["padding"])))
-        return _x(
-            "tf.nn.max_pool2d", "x", Keyword("ksize", str(p["size"])), strides, padding
-        )
-    if layer.kind == "flatten":
-        return _x("tf.reshape", "x", "[tf.shape(x)[0], -1]")
-    if layer.kind == "reshape":
-        return _x(
-            "tf.reshape", "x", "[-1, " + ", ".join(str(d) for d in p["shape"]) + "]"
-        )  # type: ignore[union-attr]
-    if layer.kind in ("relu", "softmax"):
-        return _x(f"tf.nn.{layer.kind}", "x")
-    if layer.kind in ("sigmoid", "tanh"):
-        return _x(f"tf.math.{layer.kind}", "x")
-    if layer.kind == "dropout":
-        return [_PAD + "if training:", *lines(_dropout(p), "x = ", indent=3)]
-    if layer.kind == "embedding":
-        return _x("tf.nn.embedding_lookup", f"self.{p['table']}", "x")
-    if layer.kind == "normalize":
-        return _x("tf.math.subtract", "x", f"self.{p['mean']}") + _x(
-            "tf.math.divide", "x", f"self.{p['std']}"
-        )
-    return _x("tf.reduce_mean", "x", Keyword("axis", str(p["axis"])))
-
-
-def _dropout(params: dict) -> Call:
-    """Unseeded: Keras' stateful dropout. Seeded: a stateless mask keyed on the input."""
-    rate = Keyword("rate", repr(params["rate"]))
-    if params["seed"] is None:
-        return Call("tf.nn.dropout", ("x", rate))
-    seed = Keyword("seed", f"_dropout_seed({params['seed']}, x)")
-    return Call("tf.nn.experimental.stateless_dropout", ("x", rate, seed))
-
-
-def _seeded_dropout(spec: Spec) -> bool:
-    return isinstance(spec.forward, LayerStack) and any(
-        layer.kind == "dropout" and layer.params["seed"] is not None
-        for layer in spec.forward.layers
-    )
-
-
 _PAD = "        "
 
 
-def _predict(stack: LayerStack, spec: Spec) -> tuple[str, ...]:
-    out: list[str] = []
-    if len(spec.features) > 1:
-        out.append(f"{_PAD}x = x[{string(stack.input)}]")
-    for index, layer in enumerate(stack.layers):
-        out.append(f"{_PAD}# forward.layers[{index}]: {layer.kind}")
-        out.extend(_layer_lines(layer))
+def _predict_input(spec: Spec) -> tuple[str, ...]:
+    if len(spec.features) > 1 and isinstance(spec.forward, LayerStack):
+        return (f"{_PAD}x = x[{string(spec.forward.input)}]",)
+    return ()
+
+
+class _Layers:
+    """The fragments of a layer stack, each layer fed the flow it receives.
+
+    Layers with sub-stacks (a residual block) plan them through `stack`, with
+    fresh tensor names from `name`.
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        stack = spec.forward
+        assert isinstance(stack, LayerStack)
+        self.variables = {v.name: v for v in spec.variables}
+        self.helpers: list[str] = []
+        self.names: set[str] = set()
+        source = next(i for i in spec.inputs if i.name == stack.input)
+        self.fragments, _ = self.stack(
+            stack.layers, "x", Flow(source.shape, source.dtype), "forward.layers"
+        )
+
+    def name(self, stem: str) -> str:
+        """A tensor name not used before in this forward pass."""
+        count = 1
+        while f"{stem}_{count}" in self.names:
+            count += 1
+        self.names.add(f"{stem}_{count}")
+        return f"{stem}_{count}"
+
+    def stack(
+        self, layers: tuple[Choice, ...], x: str, flow: Flow, field: str
+    ) -> tuple[tuple[Fragment, ...], Flow]:
+        fragments = []
+        for index, layer in enumerate(layers):
+            where = f"{field}[{index}]"
+            entry = catalogue.LAYERS[layer.kind]
+            data = {"x": x, "p": layer.params, "mask": "mask"}
+            context = LayerContext(self, x, where)
+            data.update(entry.hook("data", _no_data)(layer.params, flow, context))
+            for helper in entry.hook("helpers", _no_helpers)(layer.params):
+                if helper not in self.helpers:
+                    self.helpers.append(helper)
+            body = Fragment(entry.template, data)
+            fragments.append(
+                Fragment(
+                    "parts/layer.py.jinja",
+                    {"field": where, "kind": layer.kind, "body": body},
+                )
+            )
+            flow = entry.hook("output")(flow, layer.params, self.variables, where)
+        return tuple(fragments), flow
+
+
+@dataclass(frozen=True)
+class LayerContext:
+    """What a layer's `data` function may ask of the planner: its tensor's name
+    `x`, its spec `field`, fresh names and the plans of sub-stacks."""
+
+    planner: _Layers
+    x: str
+    field: str
+
+    def name(self, stem: str) -> str:
+        return self.planner.name(stem)
+
+    def stack(
+        self, layers: tuple[Choice, ...], x: str, flow: Flow, field: str
+    ) -> tuple[tuple[Fragment, ...], Flow]:
+        return self.planner.stack(layers, x, flow, field)
+
+
+def _no_data(*args: object) -> dict:
+    return {}
+
+
+def _no_helpers(params: object) -> tuple[str, ...]:
+    return ()
+
+
+def _helpers(spec: Spec, layers: _Layers | None) -> tuple[str, ...]:
+    """Module-level helper templates the entries in use need, in first-use order."""
+    out = list(layers.helpers) if layers else []
+    for variable in spec.variables:
+        entry = _entry(catalogue.INITIALIZERS, variable.initializer)
+        for helper in entry.hook("helpers", _no_helpers)(variable.initializer.params):
+            if helper not in out:
+                out.append(helper)
     return tuple(out)
 
 
-def _loss(loss: Choice) -> tuple[str, ...]:
-    if loss.kind == "mean_squared_error":
-        error = Call("tf.math.subtract", ("predictions", _label_as_predictions()))
-        out = lines(
-            Call("tf.reduce_mean", (Call("tf.square", (error,)),)), "loss = ", indent=2
-        )
-    else:
-        call = Call(
-            f"tf.keras.losses.{loss.kind}",
-            (
-                "label",
-                "predictions",
-                Keyword("from_logits", str(loss.params["from_logits"])),
-            ),
-        )
-        out = lines(Call("tf.reduce_mean", (call,)), "loss = ", indent=2)
-    if _l2(loss):
-        out.append(
-            f"{_PAD}squares = [tf.reduce_sum(tf.square(v)) for v in self.trainable_variables]"
-        )
-        out.append(f"{_PAD}regularization = {_l2(loss)!r} * tf.add_n(squares)")
-    return tuple(out)
+def _regularization(loss: Choice) -> tuple[str, ...]:
+    if not _l2(loss):
+        return ()
+    return (
+        f"{_PAD}squares = [tf.reduce_sum(tf.square(v)) for v in self.trainable_variables]",
+        f"{_PAD}regularization = {_l2(loss)!r} * tf.add_n(squares)",
+    )
 
 
 def _l2(loss: Choice) -> float:
@@ -514,67 +453,14 @@ def _batch_loss(spec: Spec) -> str:
     return "loss + regularization" if _l2(spec.loss) else "loss"
 
 
-def _label_as_predictions() -> Call:
-    return Call("tf.cast", ("label", "predictions.dtype"))
-
-
-def _hits(metric: Metric, spec: Spec) -> Call:
-    """Per-example values whose sum is the metric's total."""
-    if metric.kind == "sparse_categorical_accuracy":
-        top = Call(
-            "tf.argmax",
-            (
-                "predictions",
-                Keyword("axis", "-1"),
-                Keyword("output_type", "label.dtype"),
-            ),
-        )
-        equal = Call("tf.equal", (top, Call("tf.reshape", ("label", "[-1]"))))
-        return Call("tf.cast", (equal, "tf.float32"))
-    if metric.kind == "binary_accuracy":
-        threshold = "0.0" if spec.loss.params.get("from_logits") else "0.5"
-        predicted = Call("tf.cast", (f"predictions > {threshold}", "label.dtype"))
-        equal = Call("tf.cast", (Call("tf.equal", (predicted, "label")), "tf.float32"))
-        return _per_example_mean(equal)
-    error = Call("tf.math.subtract", ("predictions", _label_as_predictions()))
-    op = "tf.square" if metric.kind == "mean_squared_error" else "tf.abs"
-    return _per_example_mean(Call(op, (error,)))
-
-
-def _per_example_mean(values: Call) -> Call:
-    return Call(
-        "tf.reduce_mean",
-        (
-            Call("tf.reshape", (values, "[tf.shape(label)[0], -1]")),
-            Keyword("axis", "1"),
-        ),
+def _metric_update(metric: Metric, spec: Spec) -> Fragment:
+    entry = catalogue.METRICS[metric.kind]
+    attrs = tuple(f"self.{attr}" for attr in _accumulators(metric))
+    names = (
+        {"count": attrs[0]} if len(attrs) == 1 else dict(zip(("total", "count"), attrs))
     )
-
-
-def _metric_update(metric: Metric, spec: Spec) -> tuple[str, ...]:
-    if metric.kind == "num_examples":
-        (count,) = _accumulators(metric)
-        return (f"{_PAD}self.{count}.assign_add(tf.cast(num_examples, tf.int64))",)
-    if metric.kind == "num_batches":
-        (count,) = _accumulators(metric)
-        return (f"{_PAD}self.{count}.assign_add(1)",)
-    total_attr, count_attr = _accumulators(metric)
-    if metric.kind == "loss":
-        total: Call = Call(
-            "tf.cast", ("loss * tf.cast(num_examples, loss.dtype)", "tf.float32")
-        )
-    else:
-        total = Call("tf.reduce_sum", (_hits(metric, spec),))
-    return (
-        *lines(Call(f"self.{total_attr}.assign_add", (total,)), indent=2),
-        *lines(
-            Call(
-                f"self.{count_attr}.assign_add",
-                ("tf.cast(num_examples, tf.float32)",),
-            ),
-            indent=2,
-        ),
-    )
+    data = {**names, **entry.hook("data", lambda m, s: {})(metric, spec)}
+    return Fragment(entry.template, data)
 
 
 def _unfinalized(metric: Metric) -> str | Call:

@@ -7,6 +7,7 @@ and are otherwise exploded one argument per line with a trailing comma (the
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Union
 
@@ -82,3 +83,52 @@ def escape(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def reflow(text: str, indent: int) -> list[str]:
+    """Lay out template-written code ruff-style at `indent` levels.
+
+    Templates write each simple statement on one line; a line's own leading
+    spaces (4 per level) nest it deeper. Simple statements are re-laid out by
+    `lines` (exploded when longer than the line length); comments and block
+    headers (`if ...:`) are kept; blank lines are dropped.
+    """
+    out: list[str] = []
+    for raw in text.splitlines():
+        code = raw.strip()
+        if not code:
+            continue
+        level = indent + (len(raw) - len(raw.lstrip(" "))) // len(INDENT)
+        if code.startswith("#") or code.endswith(":"):
+            out.append(INDENT * level + code)
+            continue
+        out.extend(_statement(code, level))
+    return out
+
+
+def _statement(code: str, level: int) -> list[str]:
+    node = ast.parse(code).body[0]
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = ast.get_source_segment(code, node.targets[0])
+        return lines(_expr(node.value, code), f"{target} = ", indent=level)
+    if isinstance(node, ast.Return) and node.value is not None:
+        return lines(_expr(node.value, code), "return ", indent=level)
+    if isinstance(node, ast.Expr):
+        return lines(_expr(node.value, code), indent=level)
+    return [INDENT * level + code]
+
+
+def _expr(node: ast.expr, code: str) -> Expr:
+    """`node` as a `Call` tree (calls, lists, parenthesised tuples), else its source text."""
+    text = ast.get_source_segment(code, node) or ""
+    if isinstance(node, ast.Call):
+        args: list[Expr] = [_expr(arg, code) for arg in node.args]
+        args += [
+            Keyword(str(item.arg), _expr(item.value, code)) for item in node.keywords
+        ]
+        return Call(ast.get_source_segment(code, node.func) or "", tuple(args))
+    if isinstance(node, ast.List):
+        return Call("", tuple(_expr(item, code) for item in node.elts), "[", "]")
+    if isinstance(node, ast.Tuple) and text.startswith("("):
+        return Call("", tuple(_expr(item, code) for item in node.elts))
+    return text

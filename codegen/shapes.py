@@ -1,22 +1,33 @@
-"""Static shape checking of a layer stack, layer by layer, at generation time."""
+"""Static shape checking of a layer stack, layer by layer, at generation time.
+
+Each layer's own rule is the `output` function of its catalogue module; this
+module walks a stack through them and holds the helpers those rules share.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from codegen.catalogue import FLOAT_DTYPES, INT_DTYPES
+from codegen import catalogue
+from codegen.catalogue.base import FLOAT_DTYPES, INT_DTYPES
 from codegen.errors import Problem
 from codegen.spec import Choice, Shape, Variable
 
 
 @dataclass(frozen=True)
 class Flow:
-    """The tensor flowing between layers: static shape and dtype."""
+    """The tensor flowing between layers: static shape, dtype, and whether a mask
+    (which time steps are padding) travels with it."""
 
     shape: Shape
     dtype: str
+    masked: bool = False
+
+    def to(self, shape: Shape, dtype: str | None = None) -> Flow:
+        """The flow after a layer that changes the shape (and maybe the dtype)."""
+        return replace(self, shape=shape, dtype=dtype or self.dtype)
 
 
 def fmt(shape: Shape) -> str:
@@ -33,165 +44,77 @@ def check_stack(
     flow = start
     for index, layer in enumerate(layers):
         where = f"{field}[{index}].{layer.kind}"
+        rule = catalogue.LAYERS[layer.kind].hook("output")
         try:
-            flow = _RULES[layer.kind](flow, layer, variables)
-        except _ShapeError as exc:
-            return None, [Problem(layer.location, where, str(exc))]
+            flow = rule(flow, layer.params, variables, where)
+        except ShapeError as exc:
+            return None, [
+                Problem(exc.location or layer.location, exc.field or where, str(exc))
+            ]
     return flow, []
 
 
-class _ShapeError(Exception):
-    pass
+class ShapeError(Exception):
+    """A layer that does not fit its input; `field`/`location` when not the layer's own."""
+
+    def __init__(self, message: str, field: str | None = None, location=None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.location = location
 
 
-def _var(layer: Choice, param: str, variables: Mapping[str, Variable]) -> Variable:
-    return variables[str(layer.params[param])]
+def var(
+    params: Mapping[str, object], name: str, variables: Mapping[str, Variable]
+) -> Variable:
+    return variables[str(params[name])]
 
 
-def _need_rank(flow: Flow, rank: int, what: str) -> None:
+def need_rank(flow: Flow, rank: int, what: str) -> None:
     if len(flow.shape) != rank:
-        raise _ShapeError(
+        raise ShapeError(
             f"expected {what} input of rank {rank}, found shape {fmt(flow.shape)}"
         )
 
 
-def _need_float(flow: Flow) -> None:
+def need_float(flow: Flow) -> None:
     if flow.dtype not in FLOAT_DTYPES:
-        raise _ShapeError(f"expected a float input, found {flow.dtype}")
+        raise ShapeError(f"expected a float input, found {flow.dtype}")
 
 
-def _bias(layer: Choice, variables: Mapping[str, Variable], width: int) -> None:
-    if layer.params.get("bias") is None:
+def need_int(flow: Flow) -> None:
+    if flow.dtype not in INT_DTYPES:
+        raise ShapeError(f"expected integer ids as input, found {flow.dtype}")
+
+
+def need_shape(variable: Variable, shape: Shape, role: str, layout: str = "") -> None:
+    """`variable` must have exactly `shape` (a None matches any dimension)."""
+    fits = len(variable.shape) == len(shape) and all(
+        want is None or want == have for want, have in zip(shape, variable.shape)
+    )
+    if not fits:
+        want = layout or fmt(shape)
+        raise ShapeError(
+            f"expected {role} {variable.name!r} of shape {want}, found {fmt(variable.shape)}"
+        )
+
+
+def bias(
+    params: Mapping[str, object], variables: Mapping[str, Variable], width: int
+) -> None:
+    if params.get("bias") is None:
         return
-    bias = _var(layer, "bias", variables)
-    if bias.shape != (width,):
-        raise _ShapeError(
-            f"expected bias {bias.name!r} of shape [{width}], found {fmt(bias.shape)}"
-        )
+    need_shape(var(params, "bias", variables), (width,), "bias")
 
 
-def _dense(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
-    _need_rank(flow, 2, "a [batch, features]")
-    _need_float(flow)
-    kernel = _var(layer, "kernel", variables)
-    if len(kernel.shape) != 2 or kernel.shape[0] != flow.shape[1]:
-        raise _ShapeError(
-            f"expected kernel {kernel.name!r} of shape [{flow.shape[1]}, units] for input "
-            f"{fmt(flow.shape)}, found {fmt(kernel.shape)}"
-        )
-    _bias(layer, variables, kernel.shape[1])
-    return Flow((None, kernel.shape[1]), flow.dtype)
-
-
-def _spatial(size: int, window: int, stride: int, padding: str) -> int:
+def spatial(size: int, window: int, stride: int, padding: str) -> int:
     if padding == "SAME":
         return math.ceil(size / stride)
     if size < window:
-        raise _ShapeError(
+        raise ShapeError(
             f"expected spatial size at least {window} for VALID padding, found {size}"
         )
     return math.ceil((size - window + 1) / stride)
 
 
-def _conv2d(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
-    _need_rank(flow, 4, "a [batch, height, width, channels]")
-    _need_float(flow)
-    filters = _var(layer, "filters", variables)
-    channels = flow.shape[3]
-    if len(filters.shape) != 4 or filters.shape[2] != channels:
-        raise _ShapeError(
-            f"expected filters {filters.name!r} of shape [height, width, {channels}, out] for "
-            f"input {fmt(flow.shape)}, found {fmt(filters.shape)}"
-        )
-    stride, padding = int(layer.params["strides"]), str(layer.params["padding"])
-    height = _spatial(int(flow.shape[1]), int(filters.shape[0]), stride, padding)
-    width = _spatial(int(flow.shape[2]), int(filters.shape[1]), stride, padding)
-    _bias(layer, variables, int(filters.shape[3]))
-    return Flow((None, height, width, filters.shape[3]), flow.dtype)
-
-
-def _max_pool2d(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
-    _need_rank(flow, 4, "a [batch, height, width, channels]")
-    size = int(layer.params["size"])
-    stride = int(layer.params["strides"] or size)
-    padding = str(layer.params["padding"])
-    height = _spatial(int(flow.shape[1]), size, stride, padding)
-    width = _spatial(int(flow.shape[2]), size, stride, padding)
-    return Flow((None, height, width, flow.shape[3]), flow.dtype)
-
-
-def _flatten(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
-    return Flow((None, math.prod(int(dim) for dim in flow.shape[1:])), flow.dtype)
-
-
-def _reshape(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
-    target = tuple(int(dim) for dim in layer.params["shape"])  # type: ignore[union-attr]
-    have = math.prod(int(dim) for dim in flow.shape[1:])
-    if math.prod(target) != have:
-        raise _ShapeError(
-            f"expected a shape with {have} elements per example to match input "
-            f"{fmt(flow.shape)}, found {fmt(target)}"
-        )
-    return Flow((None, *target), flow.dtype)
-
-
-def _elementwise(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
-    _need_float(flow)
-    return flow
-
-
-def _embedding(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
-    if flow.dtype not in INT_DTYPES:
-        raise _ShapeError(f"expected integer ids as input, found {flow.dtype}")
-    table = _var(layer, "table", variables)
-    if len(table.shape) != 2:
-        raise _ShapeError(
-            f"expected table {table.name!r} of shape [vocabulary, width], found {fmt(table.shape)}"
-        )
-    return Flow((*flow.shape, table.shape[1]), table.dtype)
-
-
-def _normalize(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
-    _need_float(flow)
-    for param in ("mean", "std"):
-        variable = _var(layer, param, variables)
-        if variable.trainable:
-            raise _ShapeError(f"expected {param} {variable.name!r} to be non-trainable")
-        tail = (
-            flow.shape[len(flow.shape) - len(variable.shape) :]
-            if variable.shape
-            else ()
-        )
-        if variable.shape != tail:
-            raise _ShapeError(
-                f"expected {param} {variable.name!r} to match the trailing dimensions of "
-                f"{fmt(flow.shape)}, found {fmt(variable.shape)}"
-            )
-    return flow
-
-
-def _reduce_mean(flow: Flow, layer: Choice, variables: Mapping[str, Variable]) -> Flow:
-    axis = int(layer.params["axis"])  # type: ignore[arg-type]
-    if axis >= len(flow.shape):
-        raise _ShapeError(
-            f"expected an axis below {len(flow.shape)} for input {fmt(flow.shape)}"
-        )
-    _need_float(flow)
-    return Flow(flow.shape[:axis] + flow.shape[axis + 1 :], flow.dtype)
-
-
-_RULES = {
-    "dense": _dense,
-    "conv2d": _conv2d,
-    "max_pool2d": _max_pool2d,
-    "flatten": _flatten,
-    "reshape": _reshape,
-    "relu": _elementwise,
-    "sigmoid": _elementwise,
-    "tanh": _elementwise,
-    "softmax": _elementwise,
-    "dropout": _elementwise,
-    "embedding": _embedding,
-    "normalize": _normalize,
-    "reduce_mean": _reduce_mean,
-}
+def elements(shape: Shape) -> int:
+    return math.prod(int(dim) for dim in shape)

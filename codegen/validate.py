@@ -19,7 +19,7 @@ from codegen.names import (
     metric_attributes,
     name_problem,
 )
-from codegen.shapes import Flow, check_stack, fmt
+from codegen.shapes import Flow, ShapeError, check_stack, fmt
 from codegen.spec import (
     Choice,
     Forward,
@@ -294,6 +294,11 @@ class _Checker:
             return None
         if kind not in table:
             hint = suggest(kind, table)
+            if what == "layer" and not hint:
+                hint = (
+                    " (for a layer the catalogue lacks, build the model in Keras and "
+                    "write forward: {keras: module:function})"
+                )
             self.fail(
                 node,
                 field,
@@ -542,7 +547,8 @@ class _Checker:
             if shape is None or dtype is None or picked is None or trainable is None:
                 continue
             if dtype not in catalogue.FLOAT_DTYPES and (
-                trainable or picked[0].kind not in ("zeros", "ones", "constant")
+                trainable
+                or catalogue.INITIALIZERS[picked[0].kind].hook("RANDOM", False)
             ):
                 self.fail(
                     values["dtype"],
@@ -553,9 +559,18 @@ class _Checker:
             initializer = self.constant_held(picked, dtype, f"{field}.initializer")
             if initializer is None:
                 continue
-            result[name] = Variable(
+            variable = Variable(
                 name, dtype, shape, initializer, bool(trainable), key_node.location
             )
+            check = catalogue.INITIALIZERS[initializer.kind].hook("check")
+            try:
+                if check is not None:
+                    check(variable)
+            except ShapeError as exc:
+                where = f"{field}.initializer.{initializer.kind}"
+                self.fail(values["initializer"], where, str(exc))
+                continue
+            result[name] = variable
         return result
 
     def constant_held(
@@ -995,55 +1010,28 @@ def _metric_attributes(metric: Metric) -> tuple[str, ...]:
     return metric_attributes(metric.name, metric.kind in catalogue.COUNTER_METRICS)
 
 
-_PASS_THROUGH_LAYERS = ("dropout", "flatten", "reshape")
-"""Layers that keep the meaning of their input: probabilities stay probabilities."""
-
-
 def _final_activation(layers: tuple[Choice, ...]) -> tuple[int, Choice] | None:
-    """The index and layer of a sigmoid or softmax that the stack's output comes from."""
+    """The index and layer of a layer with probability outputs (sigmoid, softmax)
+    that the stack's output comes from through layers that keep its meaning."""
     for index in range(len(layers) - 1, -1, -1):
         layer = layers[index]
-        if layer.kind in ("sigmoid", "softmax"):
+        entry = catalogue.LAYERS[layer.kind]
+        if entry.hook("PROBABILITIES", False):
             return index, layer
-        if layer.kind not in _PASS_THROUGH_LAYERS:
+        if not entry.hook("KEEPS_MEANING", False):
             return None
     return None
 
 
-BINARY_LABEL_DTYPES = (*catalogue.FLOAT_DTYPES, *catalogue.INT_DTYPES, "bool")
-"""Label dtypes of binary_crossentropy and binary_accuracy: 0/1 as float, integer or bool."""
-
-
 def _label_fit(loss: str, label: Input, per_position: bool = False) -> str | None:
-    """Why `label` cannot be the label of `loss`, or None.
-
-    `per_position` allows a sparse_categorical_crossentropy label with one class
-    id per position (e.g. [null, steps] for a Keras model that outputs
-    [null, steps, classes]); a layer stack outputs one score row per example.
-    """
-    integer = label.dtype in catalogue.INT_DTYPES
-    if loss == "sparse_categorical_crossentropy":
-        one_per_example = len(label.shape) == 1 or label.shape[1:] == (1,)
-        if not integer or not (one_per_example or per_position):
-            return f"expected an integer label of shape [null] or [null, 1], found {label.dtype} {fmt(label.shape)}"
-    elif loss == "binary_crossentropy":
-        if label.dtype not in BINARY_LABEL_DTYPES:
-            return f"expected a 0/1 label (float, integer or bool), found {label.dtype}"
-    elif label.dtype not in catalogue.FLOAT_DTYPES:
-        return f"expected a float label, found {label.dtype}"
-    return None
+    """Why `label` cannot be the label of `loss`, or None."""
+    return catalogue.LOSSES[loss].hook("label_problem")(label, per_position)
 
 
 def _loss_fit(loss: str, label: Input, output: tuple[int | None, ...]) -> str | None:
-    problem = _label_fit(loss, label)
-    if problem:
-        return problem
-    if loss == "sparse_categorical_crossentropy":
-        if len(output) != 2:
-            return f"expected the layers to output class scores [null, classes], found {fmt(output)}"
-    elif output != label.shape:
-        return f"expected the layers' output shape to equal the label shape {fmt(label.shape)}, found {fmt(output)}"
-    return None
+    return _label_fit(loss, label) or catalogue.LOSSES[loss].hook("output_problem")(
+        label, output
+    )
 
 
 def _metric_fit(
@@ -1052,25 +1040,7 @@ def _metric_fit(
     label: Input | None,
     forward: Forward | None,
 ) -> str | None:
-    if (
-        kind in catalogue.COUNTER_METRICS
-        or kind == "loss"
-        or loss is None
-        or label is None
-    ):
+    problem = catalogue.METRICS[kind].hook("problem")
+    if problem is None or loss is None or label is None:
         return None
-    if (
-        kind == "sparse_categorical_accuracy"
-        and loss.kind != "sparse_categorical_crossentropy"
-    ):
-        return f"expected the sparse_categorical_crossentropy loss (integer class labels), found {loss.kind}"
-    if kind == "sparse_categorical_accuracy" and label.shape[1:] not in ((), (1,)):
-        return f"expected one class id per example (a label of shape [null] or [null, 1]; the accuracy of one class id per position is not supported), found {label.dtype} {fmt(label.shape)}"
-    if kind == "binary_accuracy" and loss.kind != "binary_crossentropy":
-        return f"expected the binary_crossentropy loss (0/1 labels), found {loss.kind}"
-    if (
-        kind in ("mean_squared_error", "mean_absolute_error")
-        and label.dtype not in catalogue.FLOAT_DTYPES
-    ):
-        return f"expected a float label, found {label.dtype}"
-    return None
+    return problem(loss, label, forward)

@@ -86,8 +86,8 @@ class MnistCnn(tff.learning.models.VariableModel):
             tf.random.stateless_uniform(
                 [5, 5, 1, 8],
                 seed=[1, 0],
-                minval=-0.16329931618554522,
-                maxval=0.16329931618554522,
+                minval=-0.1632993161855452,
+                maxval=0.1632993161855452,
                 dtype=tf.float32,
             ),
             name="conv_filters",

@@ -1,0 +1,1 @@
+"""Catalogue: layers, one module per entry."""

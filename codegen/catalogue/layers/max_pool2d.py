@@ -1,0 +1,47 @@
+"""2-D max pooling of NHWC input."""
+
+from codegen.catalogue.base import Param
+from codegen.shapes import need_rank, spatial
+
+PARAMS = (
+    ("size", Param("positive_int", 2)),
+    ("strides", Param("positive_int", None)),
+    ("padding", Param("enum", "VALID", ("SAME", "VALID"))),
+)
+
+
+def output(flow, params, variables, field):
+    need_rank(flow, 4, "a [batch, height, width, channels]")
+    size = int(params["size"])
+    stride = int(params["strides"] or size)
+    padding = str(params["padding"])
+    height = spatial(int(flow.shape[1]), size, stride, padding)
+    width = spatial(int(flow.shape[2]), size, stride, padding)
+    return flow.to((None, height, width, flow.shape[3]))
+
+
+VALID = (
+    """
+    inputs:
+      x: {dtype: float32, shape: [null, 6, 6, 2]}
+      y: {dtype: float32, shape: [null, 3, 3, 2]}
+    forward: {layers: [{max_pool2d: {size: 2}}]}
+    """,
+    """
+    inputs:
+      x: {dtype: float32, shape: [null, 5, 5, 2]}
+      y: {dtype: float32, shape: [null, 3, 3, 2]}
+    forward: {layers: [{max_pool2d: {size: 3, strides: 2, padding: SAME}}]}
+    """,
+)
+INVALID = (
+    (
+        """
+        inputs:
+          x: {dtype: float32, shape: [null, 1, 1, 2]}
+          y: {dtype: float32, shape: [null, 1, 1, 2]}
+        forward: {layers: [max_pool2d]}
+        """,
+        "forward.layers[0].max_pool2d: expected spatial size at least 2 for VALID padding, found 1",
+    ),
+)

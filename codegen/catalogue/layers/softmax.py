@@ -1,0 +1,25 @@
+"""softmax over the last axis."""
+
+from codegen.shapes import need_float
+
+PROBABILITIES = True
+"""Its output is probabilities (see the losses' from_logits check)."""
+
+
+def output(flow, params, variables, field):
+    need_float(flow)
+    return flow
+
+
+VALID = ("forward: {layers: [softmax]}",)
+INVALID = (
+    (
+        """
+        inputs:
+          x: {dtype: int32, shape: [null, 4]}
+          y: {dtype: float32, shape: [null, 4]}
+        forward: {layers: [softmax]}
+        """,
+        "forward.layers[0].softmax: expected a float input, found int32",
+    ),
+)

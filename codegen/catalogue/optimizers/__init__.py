@@ -1,0 +1,1 @@
+"""Catalogue: optimizers, one module per entry."""
