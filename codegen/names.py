@@ -12,6 +12,9 @@ CLASS_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*\Z")
 DOTTED_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 MAX_NAME_LENGTH = 40
+MAX_METRIC_NAME_LENGTH = 64
+"""Metric names may be longer (TFF's tasks name metrics such as
+`accuracy_without_out_of_vocab_or_end_of_sentence`)."""
 
 RESERVED_MEMBERS = frozenset(
     {
@@ -98,12 +101,14 @@ def metric_attributes(name: str, counter: bool) -> tuple[str, ...]:
     return (f"_metric_{name}_total", f"_metric_{name}_count")
 
 
-def name_problem(name: str, pattern: re.Pattern[str], what: str) -> str | None:
+def name_problem(
+    name: str, pattern: re.Pattern[str], what: str, longest: int = MAX_NAME_LENGTH
+) -> str | None:
     """Why `name` cannot be used in generated code, or None when it can."""
     if not pattern.match(name):
         return f"expected {what}, found {name!r}"
-    if len(name) > MAX_NAME_LENGTH:
-        return f"expected a name of at most {MAX_NAME_LENGTH} characters, found {len(name)}"
+    if len(name) > longest:
+        return f"expected a name of at most {longest} characters, found {len(name)}"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"expected a name that is not a Python keyword, found {name!r}"
     if hasattr(builtins, name):

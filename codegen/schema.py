@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from codegen import catalogue
 from codegen.catalogue import REQUIRED, Entry, Param
 from codegen.names import (
+    MAX_METRIC_NAME_LENGTH,
     MAX_NAME_LENGTH,
     RESERVED_MEMBERS,
     RESERVED_MODULE_NAMES,
@@ -67,6 +68,12 @@ _PARAM_KINDS: Mapping[str, dict] = {
     "rate": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
     "bool": {"type": "boolean"},
     "shape": SHAPE,
+    "ids": {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0, "maximum": catalogue.SEED_RANGE[1]},
+        "uniqueItems": True,
+        "maxItems": catalogue.MAX_IDS,
+    },
 }
 
 
@@ -208,7 +215,7 @@ def spec_schema() -> dict:
             "loss": _choice(catalogue.LOSSES, "loss"),
             "metrics": {
                 "type": "object",
-                "propertyNames": SNAKE,
+                "propertyNames": {**SNAKE, "maxLength": MAX_METRIC_NAME_LENGTH},
                 "additionalProperties": _choice(catalogue.METRICS, "metric"),
                 "minProperties": 1,
                 "maxProperties": catalogue.MAX_METRICS,

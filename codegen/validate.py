@@ -14,6 +14,8 @@ from codegen.names import (
     CLASS_NAME,
     DOTTED_MODULE,
     FIXED_ATTRIBUTES,
+    MAX_METRIC_NAME_LENGTH,
+    MAX_NAME_LENGTH,
     SNAKE_NAME,
     builder_module_problem,
     metric_attributes,
@@ -115,12 +117,17 @@ class _Checker:
         return None
 
     def name(
-        self, node: Node, field: str, pattern=SNAKE_NAME, what="a snake_case name"
+        self,
+        node: Node,
+        field: str,
+        pattern=SNAKE_NAME,
+        what="a snake_case name",
+        longest: int = MAX_NAME_LENGTH,
     ) -> str | None:
         value = self.text(node, field)
         if value is None:
             return None
-        problem = name_problem(value, pattern, what)
+        problem = name_problem(value, pattern, what, longest)
         if problem:
             self.fail(node, field, problem)
             return None
@@ -225,6 +232,30 @@ class _Checker:
         if not ok:
             return None
         return self.element_count(node, field, tuple(dims))
+
+    def ids(self, node: Node, field: str) -> tuple[int, ...] | None:
+        """A list of at most `MAX_IDS` distinct non-negative int64 ids (token ids)."""
+        if not node.is_sequence:
+            self.fail(node, field, f"expected a list of ids, found {describe(node)}")
+            return None
+        if not self.at_most(node, field, catalogue.MAX_IDS, "ids"):
+            return None
+        out: list[int] = []
+        for index, item in enumerate(node.value):  # type: ignore[arg-type]
+            value = self.integer(
+                item, f"{field}[{index}]", 0, catalogue.SEED_RANGE[1], "an int64"
+            )
+            if value is None:
+                return None
+            if value in out:
+                self.fail(
+                    item,
+                    f"{field}[{index}]",
+                    f"expected distinct ids, found {value} again",
+                )
+                return None
+            out.append(value)
+        return tuple(out)
 
     def dimension(self, node: Node, field: str) -> int | None:
         """One dimension: a positive int32."""
@@ -345,6 +376,8 @@ class _Checker:
         if param.kind == "shape":
             dims = self.shape(node, field, batch=False)
             return tuple(dims) if dims is not None else None
+        if param.kind == "ids":
+            return self.ids(node, field)
         return self.number(node, field, param, dtype)
 
     # -- the spec's sections ---------------------------------------------------------
@@ -834,7 +867,11 @@ class _Checker:
         result: list[Metric] = []
         for key, value in node.value.items():  # type: ignore[union-attr]
             field = f"metrics.{key}"
-            name = self.name(Node(key, node.key_locations[key]), field)
+            name = self.name(
+                Node(key, node.key_locations[key]),
+                field,
+                longest=MAX_METRIC_NAME_LENGTH,
+            )
             picked = self.choice(value, field, catalogue.METRICS, "metric")
             if name is None or picked is None:
                 continue
@@ -1029,9 +1066,12 @@ def _label_fit(loss: str, label: Input, per_position: bool = False) -> str | Non
 
 
 def _loss_fit(loss: str, label: Input, output: tuple[int | None, ...]) -> str | None:
-    return _label_fit(loss, label) or catalogue.LOSSES[loss].hook("output_problem")(
-        label, output
-    )
+    """A layer stack whose output has one more axis than a label of rank 2 or
+    more (class scores per position) takes one label per position."""
+    per_position = len(label.shape) >= 2 and len(output) == len(label.shape) + 1
+    return _label_fit(loss, label, per_position) or catalogue.LOSSES[loss].hook(
+        "output_problem"
+    )(label, output)
 
 
 def _metric_fit(

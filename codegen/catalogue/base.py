@@ -20,8 +20,9 @@ class Param:
     kind is one of: "variable" (name of a declared variable), "int" (an
     int64: seeds), "positive_int" (1 to `MAX_DIMENSION`), "float",
     "positive" (x > 0), "non_negative" (x >= 0), "rate" (0 <= x < 1), "bool",
-    "shape" (a list of dimensions, see `MAX_ELEMENTS`), or "enum" with
-    `choices`. Every float must also be finite in the dtype the generated
+    "shape" (a list of dimensions, see `MAX_ELEMENTS`), "ids" (a list of
+    distinct non-negative int64s, see `MAX_IDS`), "layers" (a list of layers:
+    a sub-stack), or "enum" with `choices`. Every float must also be finite in the dtype the generated
     code gives it, and keep its range there (see `float_in`).
     """
 
@@ -109,6 +110,9 @@ def float_max(dtype: str) -> float:
         dtype, sys.float_info.max
     )
 
+
+MAX_IDS = 1000
+"""Most ids in one list parameter (the masked token ids of a metric)."""
 
 MAX_INPUTS = 100
 MAX_VARIABLES = 100

@@ -1,4 +1,9 @@
-"""integer class label [batch] or [batch, 1] against class scores."""
+"""integer class label [batch] or [batch, 1] against class scores.
+
+A layer stack that outputs scores per position ([batch, time, classes]) takes
+one class id per position ([batch, time]); the loss is the mean over every
+position, as TFF's `from_keras_model` computes it (padding included).
+"""
 
 from codegen.catalogue.base import INT_DTYPES
 from codegen.catalogue.losses import FROM_LOGITS, L2, PROBE, fmt
@@ -16,6 +21,10 @@ def label_problem(label, per_position=False):
 
 
 def output_problem(label, output):
+    if len(label.shape) >= 2 and label.shape[1:] != (1,):
+        if output[:-1] != label.shape:
+            return f"expected the layers to output class scores {fmt((*label.shape, 'classes'))} for label {fmt(label.shape)}, found {fmt(output)}"
+        return None
     if len(output) != 2:
         return f"expected the layers to output class scores [null, classes], found {fmt(output)}"
     return None
