@@ -140,7 +140,7 @@ def plan(spec: Spec, spec_ref: str, output_ref: str, sha256: str) -> Plan:
         loss=Fragment(
             catalogue.LOSSES[spec.loss.kind].template, {"p": spec.loss.params}
         ),
-        regularization=_regularization(spec.loss),
+        regularization=_regularization(spec),
         metric_updates=tuple(_metric_update(m, spec) for m in spec.metrics),
         unfinalized=_ordered_dict(
             "return ", [(m.name, _unfinalized(m)) for m in spec.metrics], 2
@@ -428,13 +428,32 @@ def _helpers(spec: Spec, layers: _Layers | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _regularization(loss: Choice) -> tuple[str, ...]:
-    if not _l2(loss):
-        return ()
-    return (
-        f"{_PAD}squares = [tf.reduce_sum(tf.square(v)) for v in self.trainable_variables]",
-        f"{_PAD}regularization = {_l2(loss)!r} * tf.add_n(squares)",
-    )
+def _regularization(spec: Spec) -> tuple[str, ...]:
+    """`regularization = ...`: the loss's l2 over all trainable variables, and
+    each variable's own l2 (a Keras `kernel_regularizer`), as Keras adds them."""
+    terms = []
+    out = []
+    if _l2(spec.loss):
+        out.append(
+            f"{_PAD}squares = [tf.reduce_sum(tf.square(v)) for v in self.trainable_variables]"
+        )
+        terms.append(f"{_l2(spec.loss)!r} * tf.add_n(squares)")
+    for variable in spec.variables:
+        if variable.l2:
+            terms.append(
+                f"{variable.l2!r} * tf.reduce_sum(tf.square(self.{variable.name}))"
+            )
+    if len(terms) == 1:
+        out.append(f"{_PAD}regularization = {terms[0]}")
+    elif terms:
+        out.extend(
+            lines(
+                Call("tf.add_n", (Call("", tuple(terms), "[", "]"),)),
+                "regularization = ",
+                indent=2,
+            )
+        )
+    return tuple(out)
 
 
 def _l2(loss: Choice) -> float:
@@ -450,7 +469,8 @@ def _batch_loss(spec: Spec) -> str:
     """
     if isinstance(spec.forward, KerasBuilder):
         return "tf.add_n([loss, *self._keras_model.losses])"
-    return "loss + regularization" if _l2(spec.loss) else "loss"
+    regularized = _l2(spec.loss) or any(v.l2 for v in spec.variables)
+    return "loss + regularization" if regularized else "loss"
 
 
 def _metric_update(metric: Metric, spec: Spec) -> Fragment:

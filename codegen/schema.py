@@ -68,6 +68,12 @@ _PARAM_KINDS: Mapping[str, dict] = {
     "rate": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
     "bool": {"type": "boolean"},
     "shape": SHAPE,
+    "layers": {
+        "type": "array",
+        "items": {"$ref": "#/$defs/layer"},
+        "minItems": 1,
+        "description": "a sub-stack of layers",
+    },
     "ids": {
         "type": "array",
         "items": {"type": "integer", "minimum": 0, "maximum": catalogue.SEED_RANGE[1]},
@@ -142,6 +148,14 @@ def spec_schema() -> dict:
             "dtype": {"enum": list(catalogue.DTYPES), "default": "float32"},
             "initializer": _choice(catalogue.INITIALIZERS, "initializer"),
             "trainable": {"type": "boolean", "default": True},
+            "l2": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": _FINITE,
+                "default": 0.0,
+                "description": "adds l2 * sum(variable ** 2) to the training loss "
+                "(a Keras l2 regularizer); trainable float variables only",
+            },
         },
         "required": ["shape", "initializer"],
         "additionalProperties": False,
@@ -151,7 +165,7 @@ def spec_schema() -> dict:
         "properties": {
             "layers": {
                 "type": "array",
-                "items": _choice(catalogue.LAYERS, "layer"),
+                "items": {"$ref": "#/$defs/layer"},
                 "minItems": 1,
                 "maxItems": catalogue.MAX_LAYERS,
             },
@@ -227,6 +241,7 @@ def spec_schema() -> dict:
                 "additionalProperties": False,
             },
         },
+        "$defs": {"layer": _choice(catalogue.LAYERS, "layer")},
         "required": [
             "wrapgen",
             "model",

@@ -44,6 +44,8 @@ class Variable:
     initializer: Choice
     trainable: bool
     location: Location
+    l2: float = dataclasses.field(default=0.0, metadata={"digest_default": True})
+    """Weight of this variable's L2 term in the training loss (0: none)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ class Metric:
     kind: str
     aggregation: str
     location: Location
+    params: Mapping[str, object] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}),
+        metadata={"digest_default": True},
+    )
+    """The metric's parameters other than `aggregation`, defaults filled in."""
 
 
 @dataclass(frozen=True)
@@ -105,22 +112,53 @@ def digest(spec: Spec) -> str:
 
     Comments, formatting and the order of keys whose order means nothing (the
     sections, the fields of an entry, the parameters of a choice) do not change
-    it; the order of inputs, variables, metrics and layers does.
+    it; the order of inputs, variables, metrics and layers does. A field
+    added to the format after version 1 shipped counts only when it is not
+    at its default, so specs that do not use it keep their digest.
     """
-    text = json.dumps(_canonical(spec), sort_keys=True, separators=(",", ":"))
+    from codegen.catalogue import LATER_DEFAULTS
+
+    text = json.dumps(
+        _canonical(spec, LATER_DEFAULTS), sort_keys=True, separators=(",", ":")
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _canonical(value: object) -> object:
+def _canonical(value: object, later: Mapping[tuple[str, str], object]) -> object:
+    if isinstance(value, Choice):
+        params = {
+            name: item
+            for name, item in value.params.items()
+            if (value.kind, name) not in later or later[(value.kind, name)] != item
+        }
+        return {
+            "type": "Choice",
+            "kind": value.kind,
+            "params": _canonical(params, later),
+        }
+    if isinstance(value, Metric):
+        params = {
+            name: item
+            for name, item in value.params.items()
+            if (value.kind, name) not in later or later[(value.kind, name)] != item
+        }
+        fields = {"name": value.name, "kind": value.kind}
+        fields["aggregation"] = value.aggregation
+        if params:
+            fields["params"] = _canonical(params, later)
+        return {"type": "Metric", **fields}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {
-            f.name: _canonical(getattr(value, f.name))
+            f.name: _canonical(getattr(value, f.name), later)
             for f in dataclasses.fields(value)
             if f.name != "location"
+            and not (
+                f.metadata.get("digest_default") and getattr(value, f.name) == f.default
+            )
         }
         return {"type": type(value).__name__, **fields}
     if isinstance(value, Mapping):
-        return {str(key): _canonical(item) for key, item in value.items()}
+        return {str(key): _canonical(item, later) for key, item in value.items()}
     if isinstance(value, (tuple, list)):
-        return [_canonical(item) for item in value]
+        return [_canonical(item, later) for item in value]
     return value

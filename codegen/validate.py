@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from codegen import catalogue
 from codegen.catalogue import REQUIRED, Entry, Param
@@ -71,11 +72,20 @@ def _article(noun: str) -> str:
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
+MAX_LAYER_DEPTH = 4
+"""Deepest nesting of sub-stacks (a residual block inside a residual block ...)."""
+
+
 class _Checker:
     """Holds the problems found so far; each method checks one part of the spec."""
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.stack_variables: dict[str, Variable] = {}
+        self.used_variables: set[str] = set()
+        self.references_ok = True
+        self.layer_count = 0
+        self.layer_depth = 0
         self.declared_variables: set[str] = set()
         """Every key under `variables`, valid or not: references to them are not unknown."""
 
@@ -378,6 +388,8 @@ class _Checker:
             return tuple(dims) if dims is not None else None
         if param.kind == "ids":
             return self.ids(node, field)
+        if param.kind == "layers":
+            return self.layer_items(node, field)
         return self.number(node, field, param, dtype)
 
     # -- the spec's sections ---------------------------------------------------------
@@ -543,7 +555,7 @@ class _Checker:
             )
             return {}
         result: dict[str, Variable] = {}
-        allowed = ("shape", "dtype", "initializer", "trainable")
+        allowed = ("shape", "dtype", "initializer", "trainable", "l2")
         self.declared_variables.update(node.value)  # type: ignore[arg-type]
         if not self.at_most(node, "variables", catalogue.MAX_VARIABLES, "variables"):
             return {}
@@ -577,7 +589,26 @@ class _Checker:
                 trainable = self.number(
                     values["trainable"], f"{field}.trainable", Param("bool")
                 )
-            if shape is None or dtype is None or picked is None or trainable is None:
+            l2: object = 0.0
+            if "l2" in values:
+                l2 = self.number(
+                    values["l2"], f"{field}.l2", Param("non_negative"), "float32"
+                )
+            if (
+                shape is None
+                or dtype is None
+                or picked is None
+                or trainable is None
+                or l2 is None
+            ):
+                continue
+            if l2 and (not trainable or dtype not in catalogue.FLOAT_DTYPES):
+                self.fail(
+                    values["l2"],
+                    f"{field}.l2",
+                    f"expected l2 only on a trainable float variable, found l2 {l2!r} on "
+                    f"{'a non-trainable' if not trainable else 'an ' + dtype} variable",
+                )
                 continue
             if dtype not in catalogue.FLOAT_DTYPES and (
                 trainable
@@ -593,7 +624,13 @@ class _Checker:
             if initializer is None:
                 continue
             variable = Variable(
-                name, dtype, shape, initializer, bool(trainable), key_node.location
+                name,
+                dtype,
+                shape,
+                initializer,
+                bool(trainable),
+                key_node.location,
+                float(l2),  # type: ignore[arg-type]
             )
             check = catalogue.INITIALIZERS[initializer.kind].hook("check")
             try:
@@ -726,45 +763,22 @@ class _Checker:
                 f"expected input naming the feature the layers read ({_listing(tuple(features))}), found it missing",
             )
         node = values["layers"]
-        if not node.is_sequence or not node.value:
-            self.fail(
-                node,
-                "forward.layers",
-                f"expected a non-empty list of layers, found {describe(node)}",
-            )
-            return None
-        if not self.at_most(node, "forward.layers", catalogue.MAX_LAYERS, "layers"):
-            return None
-        layers: list[Choice] = []
+        self.stack_variables = variables
+        self.used_variables = set()
+        self.references_ok = True
+        self.layer_count = 0
+        self.layer_depth = 0
         rates: dict[int, Node] = {}
-        used: set[str] = set()
-        ok = True
-        for index, item in enumerate(node.value):  # type: ignore[arg-type]
-            field = f"forward.layers[{index}]"
-            picked = self.choice(item, field, catalogue.LAYERS, "layer", "float64")
-            if picked is None:
-                ok = False
-                continue
-            layer, given = picked
-            if "rate" in given:
-                rates[len(layers)] = given["rate"]
-            for param_name, param in catalogue.LAYERS[layer.kind].params:
-                ref = layer.params.get(param_name)
-                if param.kind != "variable" or ref is None:
-                    continue
-                if ref not in variables:
-                    ok = False
-                    if ref in self.declared_variables:
-                        continue  # declared but invalid: reported where it is declared
-                    where = given.get(param_name, item)
-                    self.fail(
-                        where,
-                        f"{field}.{layer.kind}.{param_name}",
-                        f"expected a declared variable ({_listing(tuple(variables)) or 'none declared'}), found {ref!r}{suggest(str(ref), tuple(variables))}",
-                    )
-                    ok = False
-                used.add(str(ref))
-            layers.append(layer)
+        if node.is_sequence and not self.at_most(
+            node, "forward.layers", catalogue.MAX_LAYERS, "layers"
+        ):
+            return None
+        items = self.layer_items(node, "forward.layers", rates)
+        if items is None:
+            return None
+        layers = list(items)
+        used = self.used_variables
+        ok = self.references_ok
         for name, variable in variables.items():
             if ok and name not in used:
                 self.problems.append(
@@ -783,6 +797,73 @@ class _Checker:
             return None
         self.rates_held(start, tuple(layers), rates, variables)
         return LayerStack(source, tuple(layers), flow.shape)
+
+    def layer_items(
+        self, node: Node, field: str, rates: dict[int, Node] | None = None
+    ) -> tuple[Choice, ...] | None:
+        """A non-empty list of layers (the stack, or a sub-stack of a layer)."""
+        if not node.is_sequence or not node.value:
+            self.fail(
+                node,
+                field,
+                f"expected a non-empty list of layers, found {describe(node)}",
+            )
+            return None
+        if self.layer_depth >= MAX_LAYER_DEPTH:
+            self.fail(
+                node,
+                field,
+                f"expected layers nested at most {MAX_LAYER_DEPTH} deep, found deeper nesting",
+            )
+            return None
+        layers: list[Choice] = []
+        ok = True
+        self.layer_depth += 1
+        try:
+            for index, item in enumerate(node.value):  # type: ignore[arg-type]
+                where = f"{field}[{index}]"
+                self.layer_count += 1
+                if self.layer_count == catalogue.MAX_LAYERS + 1:
+                    self.fail(
+                        item,
+                        where,
+                        f"expected at most {catalogue.MAX_LAYERS} layers in all (nested ones included), found more",
+                    )
+                if self.layer_count > catalogue.MAX_LAYERS:
+                    return None
+                picked = self.choice(item, where, catalogue.LAYERS, "layer", "float64")
+                if picked is None:
+                    ok = False
+                    continue
+                layer, given = picked
+                if "rate" in given and rates is not None:
+                    rates[len(layers)] = given["rate"]
+                self.references(layer, given, item, where)
+                layers.append(layer)
+        finally:
+            self.layer_depth -= 1
+        return tuple(layers) if ok else None
+
+    def references(
+        self, layer: Choice, given: dict[str, Node], item: Node, field: str
+    ) -> None:
+        """Each variable a layer names is declared (and counts as used)."""
+        variables = self.stack_variables
+        for param_name, param in catalogue.LAYERS[layer.kind].params:
+            ref = layer.params.get(param_name)
+            if param.kind != "variable" or ref is None:
+                continue
+            if ref not in variables:
+                self.references_ok = False
+                if ref in self.declared_variables:
+                    continue  # declared but invalid: reported where it is declared
+                where = given.get(param_name, item)
+                self.fail(
+                    where,
+                    f"{field}.{layer.kind}.{param_name}",
+                    f"expected a declared variable ({_listing(tuple(variables)) or 'none declared'}), found {ref!r}{suggest(str(ref), tuple(variables))}",
+                )
+            self.used_variables.add(str(ref))
 
     def rates_held(
         self,
@@ -880,6 +961,9 @@ class _Checker:
                 picked[0].kind,
                 str(picked[0].params["aggregation"]),
                 node.key_locations[key],
+                MappingProxyType(
+                    {k: v for k, v in picked[0].params.items() if k != "aggregation"}
+                ),
             )
             problem = _metric_fit(metric.kind, loss, inputs.get(label or ""), forward)
             if problem:

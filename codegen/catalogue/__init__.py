@@ -115,3 +115,12 @@ COUNTER_METRICS = tuple(
     name for name, entry in METRICS.items() if entry.hook("COUNTER", False)
 )
 """Metrics that count (int64, summed as they are); every other metric is a mean."""
+
+LATER_DEFAULTS = {
+    (name, param_name): param.default
+    for table in (LAYERS, INITIALIZERS, LOSSES, METRICS, OPTIMIZERS)
+    for name, entry in table.items()
+    for param_name, param in entry.params
+    if param.later
+}
+"""(entry, parameter) -> default of the parameters added after format 1 shipped."""

@@ -29,6 +29,8 @@ class Param:
     kind: str
     default: object = REQUIRED
     choices: tuple[str, ...] = ()
+    later: bool = False
+    """Added after format 1 shipped: at its default it leaves a spec's digest as it was."""
 
 
 @dataclass(frozen=True)

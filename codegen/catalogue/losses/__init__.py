@@ -8,6 +8,9 @@ batch's data loss, from `label` and `predictions`.
 from codegen.catalogue.base import FLOAT_DTYPES, INT_DTYPES, Param
 
 L2 = ("l2", Param("non_negative", 0.0))
+REDUCTION = ("reduction", Param("enum", "mean", ("mean", "sum"), later=True))
+"""How per-example (per-position) losses become the batch loss, as Keras'
+`SUM_OVER_BATCH_SIZE` (mean) or `SUM` reduction."""
 FROM_LOGITS = ("from_logits", Param("bool", False))
 
 BINARY_LABEL_DTYPES = (*FLOAT_DTYPES, *INT_DTYPES, "bool")

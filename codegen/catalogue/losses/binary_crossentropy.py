@@ -5,10 +5,11 @@ from codegen.catalogue.losses import (
     FROM_LOGITS,
     L2,
     PROBE,
+    REDUCTION,
     same_shape,
 )
 
-PARAMS = (FROM_LOGITS, L2)
+PARAMS = (FROM_LOGITS, REDUCTION, L2)
 output_problem = same_shape
 
 

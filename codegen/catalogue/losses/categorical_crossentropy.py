@@ -1,8 +1,15 @@
 """one-hot float label [batch, classes] against class scores."""
 
-from codegen.catalogue.losses import FROM_LOGITS, L2, PROBE, float_label, same_shape
+from codegen.catalogue.losses import (
+    FROM_LOGITS,
+    L2,
+    PROBE,
+    REDUCTION,
+    float_label,
+    same_shape,
+)
 
-PARAMS = (FROM_LOGITS, L2)
+PARAMS = (FROM_LOGITS, REDUCTION, L2)
 label_problem = float_label
 output_problem = same_shape
 

@@ -1,8 +1,12 @@
-"""mean of squared differences."""
+"""mean of squared differences.
 
-from codegen.catalogue.losses import L2, PROBE, float_label, same_shape
+With `reduction: sum`, the sum over examples of each example's mean squared
+error, as Keras' `MeanSquaredError(reduction=SUM)`.
+"""
 
-PARAMS = (L2,)
+from codegen.catalogue.losses import L2, PROBE, REDUCTION, float_label, same_shape
+
+PARAMS = (REDUCTION, L2)
 label_problem = float_label
 output_problem = same_shape
 

@@ -6,9 +6,9 @@ position, as TFF's `from_keras_model` computes it (padding included).
 """
 
 from codegen.catalogue.base import INT_DTYPES
-from codegen.catalogue.losses import FROM_LOGITS, L2, PROBE, fmt
+from codegen.catalogue.losses import FROM_LOGITS, L2, PROBE, REDUCTION, fmt
 
-PARAMS = (FROM_LOGITS, L2)
+PARAMS = (FROM_LOGITS, REDUCTION, L2)
 
 
 def label_problem(label, per_position=False):
