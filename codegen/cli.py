@@ -284,7 +284,10 @@ def _coloured(line: str) -> str:
     "init",
     help="Write a commented starter spec NAME.yaml (never overwrites a file).\n\n"
     "--from-keras module:function builds that Keras model (this imports TensorFlow) and "
-    "writes a spec wrapping it, with TODOs for the label, loss and metrics it guessed.",
+    "writes a spec wrapping it, with TODOs for the label, loss and metrics it guessed; "
+    "with --layers the spec writes that model as checked catalogue layers instead, its "
+    "variables in the order of the Keras model's weights (refused, naming the layer, "
+    "when the catalogue cannot express it).",
 )
 def init_command(
     name: str = typer.Argument(
@@ -296,6 +299,11 @@ def init_command(
     from_keras: Optional[str] = typer.Option(
         None, "--from-keras", metavar="MODULE:FUNCTION", help="Wrap this Keras builder."
     ),
+    layers: bool = typer.Option(
+        False,
+        "--layers",
+        help="With --from-keras: write the model as catalogue layers (forward: layers).",
+    ),
 ) -> None:
     from codegen import scaffold
 
@@ -305,8 +313,10 @@ def init_command(
             raise UsageError(
                 f"{path}: already exists; wrapgen init never overwrites a file"
             )
+        if layers and not from_keras:
+            raise UsageError("--layers: expected --from-keras MODULE:FUNCTION with it")
         text = (
-            scaffold.render_from_keras(from_keras, path)
+            scaffold.render_from_keras(from_keras, path, layers)
             if from_keras
             else scaffold.render_template(template, path)
         )

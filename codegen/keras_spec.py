@@ -278,3 +278,101 @@ def _input_line(name: str, dtype: str, dims: Dims, note: str) -> str:
 def _shape(shape) -> str:
     dims = ["null" if d is None else str(d) for d in list(shape)]
     return f"[{', '.join(dims)}]"
+
+
+def describe_layers(builder: str) -> dict:
+    """Template values for `init/from_keras_layers.yaml.jinja`: the model as a layer spec."""
+    from codegen.keras_layers import read_layers
+
+    model = _build(builder)
+    features = _features(builder, model)
+    items, variables = read_layers(model, builder)
+    (name, dtype, dims), note = features[0], ""
+    first = items[0] if items else None
+    if (
+        isinstance(first, dict)
+        and "embedding" in first
+        and dtype not in ("int32", "int64")
+    ):
+        dtype, note = (
+            "int64",
+            "token ids (the Keras input is float; Embedding casts it)",
+        )
+    label = "y" if name != "y" else "label"
+    task = guess_task(model)
+    trainable = sum(1 for v in variables if v["trainable"])
+    return {
+        "builder": builder,
+        "description": f"The Keras model that {builder} builds, as checked layers.",
+        "summary": f"{len(items)} layers, {len(variables)} variables ({trainable} trainable) "
+        f"in the order of the Keras model's weights, output {_shape(model.outputs[0].shape)}",
+        "todo_lines": [
+            "TODO: the Keras model leaves some dimensions open (None); the spec needs "
+            f"them known, so they are written as {OPEN_DIM}: set each to your data's size."
+        ]
+        if None in dims[1:] or None in task.label_dims[1:]
+        else [],
+        "input_lines": [
+            _input_line(name, dtype, dims, note),
+            _input_line(label, task.label_dtype, task.label_dims, task.label_note),
+        ],
+        "label": label,
+        "variable_lines": [_variable_line(v) for v in variables],
+        "layer_lines": _layer_lines(items, 2),
+        "loss": task.loss,
+        "loss_reason": task.reason,
+        "metric_lines": [
+            "loss: loss",
+            *task.metric_lines,
+            "num_examples: num_examples",
+        ],
+    }
+
+
+def _variable_line(variable: dict) -> str:
+    fields = [f"shape: {_shape(variable['shape'])}"]
+    if variable["dtype"] != "float32":
+        fields.append(f"dtype: {variable['dtype']}")
+    fields.append(f"initializer: {variable['initializer']}")
+    if not variable["trainable"]:
+        fields.append("trainable: false")
+    if variable["l2"]:
+        fields.append(f"l2: {variable['l2']!r}")
+    return f"{variable['name']}: {{{', '.join(fields)}}}"
+
+
+def _flow(value) -> str:
+    """`value` in YAML flow style."""
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"{key}: {_flow(item)}" for key, item in value.items())
+            + "}"
+        )
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _layer_lines(items: list, indent: int) -> list[str]:
+    """Spec lines of layer `items`; a residual block's sub-stacks in block style."""
+    pad = " " * indent
+    out = []
+    for item in items:
+        if isinstance(item, dict) and "residual" in item:
+            block = item["residual"]
+            out.append(f"{pad}- residual:")
+            for part in ("layers", "shortcut"):
+                if part in block:
+                    out.append(f"{pad}    {part}:")
+                    out.extend(_layer_lines(block[part], indent + 6))
+        elif isinstance(item, dict) and len(item) == 1:
+            ((kind, params),) = item.items()
+            out.append(f"{pad}- {kind}: {_flow(params)}")
+        else:
+            out.append(f"{pad}- {_flow(item)}")
+    return out

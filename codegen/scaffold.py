@@ -85,15 +85,21 @@ def render_template(template: str, spec_path: Path) -> str:
     )
 
 
-def render_from_keras(builder: str, spec_path: Path) -> str:
-    """A spec for `spec_path` wrapping the Keras model `builder` (module:function) returns."""
+def render_from_keras(builder: str, spec_path: Path, layers: bool = False) -> str:
+    """A spec for `spec_path` wrapping the Keras model `builder` (module:function)
+    returns, or, with `layers`, writing it as catalogue layers."""
     check_module_name(spec_path)  # before the slow import of TensorFlow
-    from codegen.keras_spec import describe_builder  # imports TensorFlow
+    from codegen import keras_spec  # imports TensorFlow
 
-    values = describe_builder(builder)
+    if layers:
+        values = keras_spec.describe_layers(builder)
+        template = "init/from_keras_layers.yaml.jinja"
+    else:
+        values = keras_spec.describe_builder(builder)
+        template = "init/from_keras.yaml.jinja"
     return (
         environment()
-        .get_template("init/from_keras.yaml.jinja")
+        .get_template(template)
         .render(name=class_name_for(spec_path.stem), spec_file=spec_path.name, **values)
     )
 

@@ -28,6 +28,40 @@ def output(flow, params, variables, field):
     return flow.to((None, height, width, filters.shape[3]))
 
 
+KERAS = ("Conv2D",)
+
+
+def from_keras(layer, reader):
+    """A Keras `Conv2D` (channels last, square strides, no dilation), then its activation."""
+    strides = tuple(layer.strides)
+    if (
+        layer.data_format != "channels_last"
+        or tuple(layer.dilation_rate) != (1, 1)
+        or getattr(layer, "groups", 1) != 1
+        or strides[0] != strides[1]
+    ):
+        raise reader.refuse(
+            layer,
+            "only channels-last, undilated, ungrouped convolutions with equal strides",
+        )
+    item = {
+        "filters": reader.variable(
+            layer,
+            layer.kernel,
+            layer.kernel_initializer,
+            layer.kernel_regularizer,
+            "kernel",
+        )
+    }
+    if layer.use_bias:
+        item["bias"] = reader.variable(
+            layer, layer.bias, layer.bias_initializer, layer.bias_regularizer, "bias"
+        )
+    item["strides"] = strides[0]
+    item["padding"] = layer.padding.upper()
+    return [{"conv2d": item}, *reader.activation(layer)]
+
+
 VALID = (
     """
     inputs:

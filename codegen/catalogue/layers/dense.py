@@ -30,6 +30,27 @@ def data(params, flow, ctx):
     return {"rank": len(flow.shape)}
 
 
+KERAS = ("Dense",)
+
+
+def from_keras(layer, reader):
+    """A Keras `Dense`: this layer, then its activation."""
+    item = {
+        "kernel": reader.variable(
+            layer,
+            layer.kernel,
+            layer.kernel_initializer,
+            layer.kernel_regularizer,
+            "kernel",
+        )
+    }
+    if layer.use_bias:
+        item["bias"] = reader.variable(
+            layer, layer.bias, layer.bias_initializer, layer.bias_regularizer, "bias"
+        )
+    return [{"dense": item}, *reader.activation(layer)]
+
+
 VALID = (
     """
     variables:

@@ -23,6 +23,16 @@ def helpers(params):
     return ("layers/_dropout_seed.py.jinja",) if params["seed"] is not None else ()
 
 
+KERAS = ("Dropout",)
+
+
+def from_keras(layer, reader):
+    item = {"rate": float(layer.rate)}
+    if layer.seed is not None:
+        item["seed"] = int(layer.seed)
+    return [{"dropout": item}]
+
+
 VALID = (
     "forward: {layers: [{dropout: {rate: 0.5}}]}",
     "forward: {layers: [{dropout: {rate: 0.25, seed: 3}}]}",

@@ -10,6 +10,13 @@ def output(flow, params, variables, field):
     return flow.to((None, elements(flow.shape[1:])))
 
 
+KERAS = ("Flatten",)
+
+
+def from_keras(layer, reader):
+    return ["flatten"]
+
+
 VALID = (
     """
     inputs:

@@ -20,6 +20,28 @@ def output(flow, params, variables, field):
     return flow.to((None, height, width, flow.shape[3]))
 
 
+KERAS = ("MaxPooling2D",)
+
+
+def from_keras(layer, reader):
+    size, strides = tuple(layer.pool_size), tuple(layer.strides)
+    if (
+        size[0] != size[1]
+        or strides[0] != strides[1]
+        or layer.data_format != "channels_last"
+    ):
+        raise reader.refuse(layer, "only square, channels-last pooling")
+    return [
+        {
+            "max_pool2d": {
+                "size": size[0],
+                "strides": strides[0],
+                "padding": layer.padding.upper(),
+            }
+        }
+    ]
+
+
 VALID = (
     """
     inputs:

@@ -8,6 +8,22 @@ def output(flow, params, variables, field):
     return flow
 
 
+KERAS = ("ReLU", "Activation")
+
+
+def from_keras(layer, reader):
+    """A Keras `ReLU` (plain), or an `Activation` layer of any catalogue activation."""
+    if type(layer).__name__ == "Activation":
+        return reader.activation(layer)
+    if (
+        layer.max_value is not None
+        or float(layer.negative_slope)
+        or float(layer.threshold)
+    ):
+        raise reader.refuse(layer, "a ReLU with max_value, negative_slope or threshold")
+    return ["relu"]
+
+
 VALID = ("forward: {layers: [relu]}",)
 INVALID = (
     (

@@ -18,6 +18,15 @@ def output(flow, params, variables, field):
     return flow.to((None, *target))
 
 
+KERAS = ("Reshape",)
+
+
+def from_keras(layer, reader):
+    if any(dim is None or dim < 1 for dim in layer.target_shape):
+        raise reader.refuse(layer, "a reshape with an open (-1) dimension")
+    return [{"reshape": {"shape": [int(dim) for dim in layer.target_shape]}}]
+
+
 VALID = (
     """
     inputs:

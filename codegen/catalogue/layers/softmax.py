@@ -11,6 +11,15 @@ def output(flow, params, variables, field):
     return flow
 
 
+KERAS = ("Softmax",)
+
+
+def from_keras(layer, reader):
+    if layer.axis not in (-1, [-1], (-1,)):
+        raise reader.refuse(layer, "a softmax over another axis than the last")
+    return ["softmax"]
+
+
 VALID = ("forward: {layers: [softmax]}",)
 INVALID = (
     (
