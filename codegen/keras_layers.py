@@ -117,7 +117,9 @@ class Reader:
         if kind in ("RandomNormal", "TruncatedNormal"):
             entry = "random_normal" if kind == "RandomNormal" else "truncated_normal"
             mean, stddev = float(config["mean"]), float(config["stddev"])
-            return f"{{{entry}: {{seed: {{seed}}, mean: {mean!r}, stddev: {stddev!r}}}}}"
+            return (
+                f"{{{entry}: {{seed: {{seed}}, mean: {mean!r}, stddev: {stddev!r}}}}}"
+            )
         if kind == "RandomUniform":
             low, high = float(config["minval"]), float(config["maxval"])
             return f"{{random_uniform: {{seed: {{seed}}, minval: {low!r}, maxval: {high!r}}}}}"
@@ -159,7 +161,9 @@ def read_layers(model, builder: str) -> tuple[list, list[dict]]:
     for variable in variables:  # random initializers seeded 1, 2, ... in weight order
         if "{seed}" in variable["initializer"]:
             seeds += 1
-            variable["initializer"] = variable["initializer"].replace("{seed}", str(seeds))
+            variable["initializer"] = variable["initializer"].replace(
+                "{seed}", str(seeds)
+            )
     return items, variables
 
 
@@ -274,6 +278,10 @@ def _common(first, second, stop, inbound, reader, add):
 
 
 def _read(layer, reader: Reader) -> list:
+    from codegen.catalogue.layers import REFUSED_KERAS
+
+    if type(layer).__name__ in REFUSED_KERAS:
+        raise reader.refuse(layer, REFUSED_KERAS[type(layer).__name__])
     entry = _readers().get(type(layer).__name__)
     if entry is None:
         raise reader.refuse(layer, "the catalogue has no layer for it")

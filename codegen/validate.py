@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 from codegen import catalogue
 from codegen.catalogue import REQUIRED, Entry, Param
+from codegen.catalogue.layers import REFUSED as REFUSED_LAYERS
 from codegen.errors import Problem, SpecError
 from codegen.load import LoadedSpec, Node, describe
 from codegen.names import (
@@ -331,6 +332,13 @@ class _Checker:
                 node,
                 field,
                 f"expected {_article(what)} name or a one-key mapping, found {describe(node)}",
+            )
+            return None
+        if what == "layer" and kind in REFUSED_LAYERS:
+            self.fail(
+                node,
+                field,
+                f"expected a layer of the catalogue, found {kind!r}: {REFUSED_LAYERS[kind]}",
             )
             return None
         if kind not in table:
