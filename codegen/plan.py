@@ -553,11 +553,13 @@ def _unfinalized_type(metric: Metric) -> str | Call:
     return Call("", (_FLOAT, _FLOAT), "[", "]")
 
 
-def _initial_total(metric: Metric) -> str:
+def _initial_total(metric: Metric) -> str | Call:
     """Totals over rounds start at the identity of their aggregation."""
     counter = metric.kind in COUNTER_METRICS
     if metric.aggregation in ("sum", "mean"):
-        return "tf.zeros([], tf.int64)" if counter else "[tf.zeros([]), tf.zeros([])]"
+        if counter:
+            return "tf.zeros([], tf.int64)"
+        return Call("", ("tf.zeros([])", "tf.zeros([])"), "[", "]")
     if counter:
         return (
             "tf.constant(tf.int64.min)"

@@ -58,7 +58,16 @@ def lines(expr: Expr, prefix: str = "", suffix: str = "", indent: int = 0) -> li
         return [one]
     if isinstance(expr, Keyword):
         return lines(expr.value, f"{prefix}{expr.name}=", suffix, indent)
-    out = [f"{pad}{prefix}{expr.func}{expr.open}"]
+    head = f"{pad}{prefix}{expr.func}{expr.open}"
+    if len(head) > LINE_LENGTH and prefix.endswith(("= ", "return ")):
+        # As ruff format: a right-hand side whose first line cannot fit is
+        # put in parentheses on lines of its own.
+        return [
+            f"{pad}{prefix}(",
+            *lines(expr, "", "", indent + 1),
+            f"{pad}){suffix}",
+        ]
+    out = [head]
     for arg in expr.args:
         out.extend(lines(arg, "", ",", indent + 1))
     out.append(f"{pad}{expr.close}{suffix}")

@@ -973,7 +973,7 @@ class _Checker:
                     {k: v for k, v in picked[0].params.items() if k != "aggregation"}
                 ),
             )
-            problem = _metric_fit(metric.kind, loss, inputs.get(label or ""), forward)
+            problem = _metric_fit(metric, loss, inputs.get(label or ""), forward)
             if problem:
                 self.fail(value, f"{field}.{metric.kind}", problem)
             result.append(metric)
@@ -1167,12 +1167,12 @@ def _loss_fit(loss: str, label: Input, output: tuple[int | None, ...]) -> str | 
 
 
 def _metric_fit(
-    kind: str,
+    metric: Metric,
     loss: Choice | None,
     label: Input | None,
     forward: Forward | None,
 ) -> str | None:
-    problem = catalogue.METRICS[kind].hook("problem")
+    problem = catalogue.METRICS[metric.kind].hook("problem")
     if problem is None or loss is None or label is None:
         return None
-    return problem(loss, label, forward)
+    return problem(loss, label, forward, metric.params)

@@ -23,6 +23,8 @@ def _default(param: Param) -> str:
         return "required"
     if param.default is None:
         return "optional"
+    if isinstance(param.default, tuple):
+        return "[" + ", ".join(str(item) for item in param.default) + "]"
     if isinstance(param.default, bool):
         return str(param.default).lower()
     return repr(param.default) if not isinstance(param.default, str) else param.default

@@ -5,7 +5,7 @@ from codegen.catalogue.metrics import BINARY, MEAN_PARAMS, PROBE, REGRESSION
 PARAMS = MEAN_PARAMS
 
 
-def problem(loss, label, forward):
+def problem(loss, label, forward, params):
     if loss.kind != "binary_crossentropy":
         return f"expected the binary_crossentropy loss (0/1 labels), found {loss.kind}"
     return None

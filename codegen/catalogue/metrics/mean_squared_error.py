@@ -6,7 +6,7 @@ from codegen.catalogue.metrics import CLASSES, MEAN_PARAMS, PROBE, REGRESSION
 PARAMS = MEAN_PARAMS
 
 
-def problem(loss, label, forward):
+def problem(loss, label, forward, params):
     if label.dtype not in FLOAT_DTYPES:
         return f"expected a float label, found {label.dtype}"
     return None
