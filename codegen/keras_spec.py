@@ -163,19 +163,19 @@ def _classes(dims: Dims, reason: str, from_logits: bool) -> Task:
     if from_logits:
         loss = f"{{{loss}: {{from_logits: true}}}}"
     positions = dims[1:-1]
+    accuracy = ("accuracy: sparse_categorical_accuracy",)
     if not positions:
-        accuracy = ("accuracy: sparse_categorical_accuracy",)
         return Task(loss, reason, "int32", (None, 1), "class ids", accuracy)
-    no_accuracy = (
-        "# no accuracy: sparse_categorical_accuracy counts one class id per example",
-    )
     return Task(
         loss,
         f"{reason} over the last axis: one class per position",
         "int32",
         (None, *positions),
         "class ids, one per position",
-        no_accuracy,
+        (
+            "num_tokens: num_tokens   # TODO: masked_ids (padding) if your sequences are padded",
+            "accuracy: sparse_categorical_accuracy   # TODO: masked_ids, as for num_tokens",
+        ),
     )
 
 

@@ -118,14 +118,29 @@ def test_binary_crossentropy_still_refuses_other_labels(tmp_path):
         generate(spec)
 
 
-def test_per_position_class_labels_fit_a_keras_loss(tmp_path):
+TAGGER = """\
+wrapgen: 1
+model: {name: Tagger, description: Tags every token of a sentence.}
+inputs:
+  tokens: {dtype: int32, shape: [null, 20]}
+  tags: {dtype: int32, shape: [null, 20]}
+label: tags
+forward: {keras: my_models:build_tagger}
+loss: sparse_categorical_crossentropy
+metrics:
+  loss: loss
+  accuracy: {sparse_categorical_accuracy: {masked_ids: [0]}}
+  num_examples: num_examples
+training: {optimizer: {sgd: {learning_rate: 0.1}}}
+"""
+
+
+def test_per_position_class_labels_fit_a_keras_loss_and_accuracy(tmp_path):
     spec = tmp_path / "tagger.yaml"
-    corpus = ROOT / "tests" / "bad_specs" / "metric_accuracy_of_positions.yaml"
-    text = corpus.read_text("utf-8").replace(
-        "  accuracy: sparse_categorical_accuracy\n", ""
-    )
-    spec.write_text(text, "utf-8")
-    assert 'shape=[None, 20], dtype=tf.int32, name="tags"' in generate(spec).text
+    spec.write_text(TAGGER, "utf-8")
+    text = generate(spec).text
+    assert 'shape=[None, 20], dtype=tf.int32, name="tags"' in text
+    assert "self._metric_accuracy_total.assign_add(" in text
 
 
 @pytest.mark.tff
@@ -211,6 +226,8 @@ def open_length_tagger():
 ACCURACY = {"accuracy": "sparse_categorical_accuracy"}
 COUNTS = {"loss": "loss", "num_examples": "num_examples"}
 
+PER_POSITION = {"num_tokens": "num_tokens", "accuracy": "sparse_categorical_accuracy"}
+
 EXPECTED = {
     "softmax_cnn": (
         {"pixels": "float32 [None, 8, 8, 1]", "y": "int32 [None, 1]"},
@@ -240,12 +257,12 @@ EXPECTED = {
     "tagger": (
         {"tokens": "int32 [None, 12]", "y": "int32 [None, 12]"},
         "sparse_categorical_crossentropy",
-        {},
+        PER_POSITION,
     ),
     "open_length_tagger": (
         {"tokens": "int32 [None, 1]", "y": "int32 [None, 1]"},
         "sparse_categorical_crossentropy",
-        {},
+        PER_POSITION,
     ),
 }
 
