@@ -68,6 +68,12 @@ class Reader:
         }
         return name
 
+    @staticmethod
+    def activation_name(function) -> str:
+        from codegen.keras_spec import activation_name
+
+        return activation_name(function)
+
     def activation(self, layer) -> list:
         """The catalogue layer for `layer.activation` (none for linear)."""
         from codegen.keras_spec import activation_name
@@ -95,6 +101,8 @@ class Reader:
         """The catalogue initializer (YAML flow text) matching a Keras initializer."""
         if initializer is None:
             return "zeros"
+        if initializer == "unit_forget_bias":
+            return "unit_forget_bias"
         kind = type(initializer).__name__
         config = initializer.get_config() if hasattr(initializer, "get_config") else {}
         seeded = {

@@ -26,8 +26,17 @@ class Flow:
     masked: bool = False
 
     def to(self, shape: Shape, dtype: str | None = None) -> Flow:
-        """The flow after a layer that changes the shape (and maybe the dtype)."""
-        return replace(self, shape=shape, dtype=dtype or self.dtype)
+        """The flow after a layer that changes the shape (and maybe the dtype).
+
+        A mask says which [batch, time] positions are padding; it travels on
+        only while the time axis does (a dense layer on [batch, time, features]
+        keeps it; flatten or a reshape drops it).
+        """
+        keeps_time = (
+            len(shape) >= 2 and len(self.shape) >= 2 and shape[1] == self.shape[1]
+        )
+        masked = self.masked and keeps_time
+        return replace(self, shape=shape, dtype=dtype or self.dtype, masked=masked)
 
 
 def fmt(shape: Shape) -> str:

@@ -1,9 +1,19 @@
-"""looks integer ids up in table [vocabulary, width]."""
+"""looks integer ids up in table [vocabulary, width].
+
+As Keras' `Embedding`. With `mask_zero` the id 0 is padding: the layer also
+writes `mask = ids != 0`, and the recurrent layers after it (`lstm`, `gru`)
+carry their state and output forward over the masked steps, as Keras does.
+"""
+
+from dataclasses import replace
 
 from codegen.catalogue.base import Param
 from codegen.shapes import ShapeError, fmt, need_int, var
 
-PARAMS = (("table", Param("variable")),)
+PARAMS = (
+    ("table", Param("variable")),
+    ("mask_zero", Param("bool", False, later=True)),
+)
 
 
 def output(flow, params, variables, field):
@@ -13,7 +23,26 @@ def output(flow, params, variables, field):
         raise ShapeError(
             f"expected table {table.name!r} of shape [vocabulary, width], found {fmt(table.shape)}"
         )
-    return flow.to((*flow.shape, table.shape[1]), table.dtype)
+    out = flow.to((*flow.shape, table.shape[1]), table.dtype)
+    return replace(out, masked=True) if params.get("mask_zero") else out
+
+
+KERAS = ("Embedding",)
+
+
+def from_keras(layer, reader):
+    """A Keras `Embedding` (mask_zero kept)."""
+    table = reader.variable(
+        layer,
+        layer.embeddings,
+        layer.embeddings_initializer,
+        layer.embeddings_regularizer,
+        "table",
+    )
+    item = {"table": table}
+    if layer.mask_zero:
+        item["mask_zero"] = True
+    return [{"embedding": item}]
 
 
 VALID = (
@@ -24,6 +53,14 @@ VALID = (
     variables:
       t: {shape: [10, 4], initializer: {random_uniform: {seed: 1}}}
     forward: {layers: [{embedding: {table: t}}]}
+    """,
+    """
+    inputs:
+      x: {dtype: int64, shape: [null, 3]}
+      y: {dtype: float32, shape: [null, 3, 4]}
+    variables:
+      t: {shape: [10, 4], initializer: {random_uniform: {seed: 1}}}
+    forward: {layers: [{embedding: {table: t, mask_zero: true}}]}
     """,
 )
 INVALID = (

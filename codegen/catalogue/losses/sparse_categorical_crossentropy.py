@@ -21,13 +21,14 @@ def label_problem(label, per_position=False):
 
 
 def output_problem(label, output):
-    if len(label.shape) >= 2 and label.shape[1:] != (1,):
-        if output[:-1] != label.shape:
-            return f"expected the layers to output class scores {fmt((*label.shape, 'classes'))} for label {fmt(label.shape)}, found {fmt(output)}"
+    if len(output) == len(label.shape) + 1 and output[:-1] == label.shape:
+        return None  # class scores per label position
+    one_per_example = len(label.shape) == 1 or label.shape[1:] == (1,)
+    if one_per_example:
+        if len(output) != 2:
+            return f"expected the layers to output class scores [null, classes], found {fmt(output)}"
         return None
-    if len(output) != 2:
-        return f"expected the layers to output class scores [null, classes], found {fmt(output)}"
-    return None
+    return f"expected the layers to output class scores {fmt((*label.shape, 'classes'))} for label {fmt(label.shape)}, found {fmt(output)}"
 
 
 VALID = (
