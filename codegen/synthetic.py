@@ -42,6 +42,9 @@ def make_client_data(
     """
     label = spec.label_input
     label_tail = tuple(int(d) for d in label.shape[1:])
+    tagged = _token_tagging(spec, label_tail)
+    if tagged is not None:
+        return _tagged_clients(spec, tagged, num_clients, examples, seed, output_width)
     width = output_width or (label_tail[-1] if label_tail else 1)
     if spec.loss.kind in ("mean_squared_error", "binary_crossentropy"):
         width = math.prod(label_tail) if label_tail else 1
@@ -98,3 +101,42 @@ def _label(
     else:
         values = score
     return values.reshape((examples, *tail)).astype(label.dtype)
+
+
+def _token_tagging(spec: Spec, label_tail: tuple[int, ...]) -> Input | None:
+    """The integer feature whose every position has a class label (a sequence task
+    such as next-token prediction), or None."""
+    if spec.loss.kind != "sparse_categorical_crossentropy" or len(spec.features) != 1:
+        return None
+    feature = spec.features[0]
+    tail = tuple(int(d) for d in feature.shape[1:])
+    if feature.dtype in INT_DTYPES and len(tail) == 1 and tail == label_tail:
+        return feature
+    return None
+
+
+def _tagged_clients(
+    spec: Spec,
+    feature: Input,
+    num_clients: int,
+    examples: int,
+    seed: int,
+    output_width: int | None,
+) -> list[collections.OrderedDict]:
+    """Sequences of ids, each position labelled by a fixed random map of its id.
+
+    A per-position teacher over the whole vocabulary would need a
+    vocabulary x classes matrix per position; a map from id to class is
+    learnable by an embedding and a dense layer and costs one array.
+    """
+    vocabulary = vocabulary_size(spec, feature)
+    steps = int(feature.shape[1])
+    classes = max(1, (output_width or vocabulary * steps) // steps)
+    mapping = np.random.default_rng(seed).integers(0, classes, size=vocabulary)
+    clients = []
+    for client in range(num_clients):
+        rng = np.random.default_rng([seed, client + 1])
+        ids = rng.integers(0, vocabulary, size=(examples, steps))
+        label = mapping[ids].astype(spec.label_input.dtype)
+        clients.append(collections.OrderedDict(x=ids.astype(feature.dtype), y=label))
+    return clients

@@ -157,10 +157,12 @@ class MnistLogistic(tff.learning.models.VariableModel):
         label = batch_input["y"]
         predictions = self.predict_on_batch(batch_input["x"], training=training)
         num_examples = tf.shape(label)[0]
+        # tf.identity: probabilities are clipped to [1e-7, 1 - 1e-7] as from_keras_model
+        # computes them, not turned back into the logits of the layer that made them.
         loss = tf.reduce_mean(
             tf.keras.losses.sparse_categorical_crossentropy(
                 label,
-                predictions,
+                tf.identity(predictions),
                 from_logits=False,
             ),
         )

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
 
 from codegen import generate
 from codegen.errors import SpecError

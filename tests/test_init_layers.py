@@ -60,6 +60,26 @@ BUILDERS = """\
         return tf.keras.Model(inputs, outputs)
 
 
+    def shakespeare():
+        from tensorflow_federated.python.simulation.baselines.shakespeare import (
+            char_prediction_models,
+        )
+
+        return char_prediction_models.create_recurrent_model(90, sequence_length=80)
+
+
+    def resnet18():
+        from tensorflow_federated.python.simulation.models import resnet_models
+
+        return resnet_models.create_resnet18(input_shape=(24, 24, 3), num_classes=100)
+
+
+    def batch_norm():
+        return tf.keras.Sequential(
+            [tf.keras.Input((4,)), tf.keras.layers.BatchNormalization()]
+        )
+
+
     def conv1d():
         return tf.keras.Sequential(
             [tf.keras.Input((8, 2)), tf.keras.layers.Conv1D(4, 3), tf.keras.layers.Flatten()]
@@ -107,7 +127,13 @@ def test_layer_spec_loads_the_keras_weights_and_predicts_the_same(project, funct
     for variable, weight in zip(ours, keras_model.weights):
         variable.assign(weight)
     spec = module.INPUT_SPEC["x"]
-    x = rng.normal(size=(2, *spec.shape[1:])).astype(spec.dtype.as_numpy_dtype)
+    shape = (2, *spec.shape[1:])
+    if spec.dtype.is_integer:  # token ids, with padding (0) at the end of a row
+        x = rng.integers(1, 90, size=shape)
+        x[0, shape[1] // 2 :] = 0
+        x = x.astype(spec.dtype.as_numpy_dtype)
+    else:
+        x = rng.normal(size=shape).astype(spec.dtype.as_numpy_dtype)
     np.testing.assert_allclose(
         model.predict_on_batch(x, training=False),
         keras_model(x, training=False),
@@ -116,6 +142,9 @@ def test_layer_spec_loads_the_keras_weights_and_predicts_the_same(project, funct
     )
     if function == "block":
         assert "residual:" in text and "shortcut:" in text and "l2: 0.0001" in text
+    if function == "resnet18":
+        assert text.count("- residual:") == 8 and text.count("shortcut:") == 3
+        assert text.count("l2: 0.0001") == 22
 
 
 def test_a_layer_the_catalogue_lacks_is_refused_by_name(project):
@@ -124,6 +153,12 @@ def test_a_layer_the_catalogue_lacks_is_refused_by_name(project):
     assert "'conv1d' (Conv1D): the catalogue has no layer for it" in result.output
     assert "forward: keras" in result.output
     assert not (project / "m_conv1d.yaml").exists()
+
+
+def test_batch_normalization_is_refused_with_the_reason(project):
+    result = _init("m_batch_norm", "batch_norm")
+    assert result.exit_code == 2
+    assert "(BatchNormalization): batch normalization is refused" in result.output
 
 
 def test_layers_needs_from_keras(project):

@@ -221,3 +221,39 @@ def test_unreachable_worker_address_is_a_clear_error():
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"--worker-address localhost:{port}: no TFF worker answered" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name,metrics",
+    [
+        ("shakespeare_char_rnn", ("num_tokens", "accuracy")),
+        ("stackoverflow_tag_lr", ("precision", "recall_at_5")),
+    ],
+)
+def test_baselines_train_on_synthetic_data_of_their_shapes(
+    name, metrics, no_new_workers
+):
+    """A sequence model (ids under an embedding, a label per position) and a
+    multi-label model train and report their tasks' metrics."""
+    report = summary(
+        wrapgen_run(
+            str(EXAMPLES / "baselines" / f"{name}.yaml"),
+            "--data",
+            "synthetic",
+            "--rounds",
+            "1",
+            "--data-clients",
+            "3",
+            "--clients",
+            "2",
+            "--examples",
+            "8",
+            "--json",
+        )
+    )
+    assert report["train"]["num_examples"] == 16
+    for metric in metrics:
+        assert metric in report["train"] and metric in report["eval"]
+    if name == "shakespeare_char_rnn":
+        assert 0 < report["train"]["num_tokens"] <= 16 * 80  # id 0 is padding

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -196,24 +197,42 @@ EVERY_LAYER_SPEC = """\
     label: label
     variables:
       table: {{shape: [50, 8], initializer: {{truncated_normal: {{seed: 1, stddev: 0.5}}}}}}
+      lstm_kernel: {{shape: [8, 32], initializer: {{he_normal: {{seed: 6}}}}}}
+      lstm_recurrent: {{shape: [8, 32], initializer: {{orthogonal: {{seed: 7}}}}}}
+      lstm_bias: {{shape: [32], initializer: unit_forget_bias}}
+      gru_kernel: {{shape: [8, 24], initializer: {{lecun_uniform: {{seed: 8}}}}}}
+      gru_recurrent: {{shape: [8, 24], initializer: {{glorot_normal: {{seed: 9}}}}}}
+      gru_bias: {{shape: [2, 24], initializer: zeros}}
       mean: {{shape: [8], initializer: zeros, trainable: false}}
       std: {{shape: [8], initializer: ones, trainable: false}}
-      filters: {{shape: [3, 3, 8, 4], initializer: {{glorot_uniform: {{seed: 2}}}}}}
+      filters: {{shape: [3, 3, 8, 4], initializer: {{glorot_uniform: {{seed: 2}}}}, l2: 0.001}}
       filters_bias: {{shape: [4], initializer: {{constant: {{value: 0.1}}}}}}
-      hidden: {{shape: [16, 8], initializer: {{glorot_normal: {{seed: 3}}}}}}
+      gn_gamma: {{shape: [4], initializer: ones}}
+      gn_beta: {{shape: [4], initializer: zeros}}
+      hidden: {{shape: [4, 8], initializer: {{he_uniform: {{seed: 3}}}}}}
       hidden_bias: {{shape: [8], initializer: zeros}}
-      logits: {{shape: [4, 3], initializer: {{glorot_uniform: {{seed: 4}}}}}}
-      logits_bias: {{shape: [3], initializer: zeros}}
+      ln_gamma: {{shape: [8], initializer: ones}}
+      ln_beta: {{shape: [8], initializer: zeros}}
+      block: {{shape: [8, 8], initializer: {{lecun_normal: {{seed: 10}}}}}}
+      logits: {{shape: [4, 3], initializer: {{random_uniform: {{seed: 4}}}}}}
+      logits_bias: {{shape: [3], initializer: {{random_normal: {{seed: 11, stddev: 0.01}}}}}}
     forward:
       layers:
-        - embedding: {{table: table}}
+        - embedding: {{table: table, mask_zero: true}}
+        - lstm: {{kernel: lstm_kernel, recurrent_kernel: lstm_recurrent, bias: lstm_bias, return_sequences: true}}
+        - gru: {{kernel: gru_kernel, recurrent_kernel: gru_recurrent, bias: gru_bias, return_sequences: true}}
         - reshape: {{shape: [4, 4, 8]}}
         - normalize: {{mean: mean, std: std}}
         - conv2d: {{filters: filters, bias: filters_bias}}
+        - group_norm: {{gamma: gn_gamma, beta: gn_beta, groups: 2}}
         - relu
+        - avg_pool2d: {{size: 2, strides: 1, padding: SAME}}
         - max_pool2d: {{size: 2}}
+        - global_average_pooling
         - flatten
         - dense: {{kernel: hidden, bias: hidden_bias}}
+        - layer_norm: {{gamma: ln_gamma, beta: ln_beta}}
+        - residual: {{layers: [{{dense: {{kernel: block}}}}, relu]}}
         - tanh
         - dropout: {{rate: 0.1, seed: 5}}
         - reshape: {{shape: [2, 4]}}
@@ -221,7 +240,7 @@ EVERY_LAYER_SPEC = """\
         - sigmoid
         - dense: {{kernel: logits, bias: logits_bias}}
         - softmax
-    loss: sparse_categorical_crossentropy
+    loss: {{sparse_categorical_crossentropy: {{l2: 0.0001}}}}
     metrics:
       loss: loss
       accuracy: sparse_categorical_accuracy
@@ -244,6 +263,12 @@ def test_the_every_layer_spec_uses_every_catalogue_layer():
         if line.strip().startswith("- ")
     }
     assert used == set(catalogue.LAYERS)
+
+
+def test_the_every_layer_spec_uses_every_catalogue_initializer():
+    """Every initializer is also used (and so trains) in the every-layer spec."""
+    used = set(re.findall(r"initializer: (?:\{\{)?(\w+)", EVERY_LAYER_SPEC))
+    assert used == set(catalogue.INITIALIZERS)
 
 
 def every_layer_batch():

@@ -265,7 +265,6 @@ SCHEMA_CANNOT_SEE = {
     "loss_from_logits_after_sigmoid",
     "loss_from_logits_after_softmax",
     "loss_label_dtype_mismatch",
-    "metric_accuracy_of_positions",
     "metric_mean_without_num_examples",
     "metric_needs_other_label",
     "shape_mismatch_in_layer_stack",
