@@ -508,3 +508,64 @@ def test_saturated_probability_loss_matches_in_a_tf_function(tmp_path, name):
     their_loss = float(theirs.forward_pass(batch, training=False).loss)
     assert their_loss > 10.0  # saturated: clipped terms
     np.testing.assert_allclose(float(our_loss(batch)), their_loss, **TOLERANCE)
+
+
+# wrapgen init --from-keras --layers ----------------------------------------------
+
+
+def _structure(spec) -> tuple[list, list]:
+    """A spec's variables and layers with names replaced by positions and seeds dropped:
+    what must agree between two specs of the same model."""
+    index = {
+        variable.name: position for position, variable in enumerate(spec.variables)
+    }
+
+    def initializer(choice):
+        return choice.kind, {k: v for k, v in choice.params.items() if k != "seed"}
+
+    def layer(choice):
+        params = {}
+        for key, value in choice.params.items():
+            if key == "seed":
+                continue
+            if isinstance(value, tuple) and value and hasattr(value[0], "kind"):
+                value = [layer(item) for item in value]
+            elif isinstance(value, str) and value in index:
+                value = f"variable {index[value]}"
+            params[key] = value
+        return choice.kind, params
+
+    variables = [
+        (v.shape, v.dtype, v.trainable, v.l2, initializer(v.initializer))
+        for v in spec.variables
+    ]
+    return variables, [layer(choice) for choice in spec.forward.layers]
+
+
+@pytest.mark.parametrize("name", list(BASELINE_MODELS))
+def test_init_layers_writes_each_baseline_model(tmp_path, name, monkeypatch):
+    """`wrapgen init --from-keras BUILDER --layers` on the TFF builder writes the
+    committed baseline's model: the same variables, in the same order, with the
+    same initializers and L2, and the same layers and residual blocks."""
+    from typer.testing import CliRunner
+
+    from codegen.cli import app
+
+    builders = f"tff_builders_{name}"
+    (tmp_path / f"{builders}.py").write_text(
+        "from tests.test_baselines import BASELINE_MODELS\n\n\n"
+        f"def build():\n    return BASELINE_MODELS[{name!r}].builder()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(EXAMPLES.parent))
+    result = CliRunner().invoke(
+        app, ["init", "from_tff", "--from-keras", f"{builders}:build", "--layers"]
+    )
+    assert result.exit_code == 0, result.output
+    written = generate(tmp_path / "from_tff.yaml").spec
+    committed = generate(BASELINES / f"{name}.yaml").spec
+    ours_variables, ours_layers = _structure(written)
+    their_variables, their_layers = _structure(committed)
+    assert ours_variables == their_variables
+    assert ours_layers == their_layers
