@@ -236,8 +236,8 @@ def _path(end, start, inbound, reader: Reader) -> list:
         name = type(layer).__name__
         parents = inbound.get(id(layer), [])
         if name in ("Add",):
-            if len(parents) != 2:
-                raise reader.refuse(layer, "an add of other than two paths")
+            if len(parents) != 2 or parents[0] is parents[1]:
+                raise reader.refuse(layer, "an add of other than two different paths")
             block_input = _common(parents[0], parents[1], start, inbound, reader, layer)
             first = _path(parents[0], block_input, inbound, reader)
             second = _path(parents[1], block_input, inbound, reader)

@@ -28,6 +28,7 @@ from codegen.files import OutsideRoot, refusal, require_inside, special_kind
 from codegen.load import LoadedSpec, load_spec
 from codegen.names import module_name_problem
 from codegen.plan import plan
+from codegen.pysource import MAX_BYTES
 from codegen.render import render
 from codegen.spec import KerasBuilder, Spec, digest
 from codegen.validate import validate
@@ -166,6 +167,18 @@ def generate(
             f"{printable(loaded.display_path)}: internal error in wrapgen while rendering: "
             f"{exc!r}; please report it with the spec"
         ) from exc
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise SpecError(
+            [
+                Problem(
+                    Location(loaded.display_path, 1, 1),
+                    "",
+                    f"expected a spec whose module fits the verifier's limit of {MAX_BYTES:,} "
+                    f"bytes, found one of {len(text.encode('utf-8')):,} bytes (fewer or "
+                    "shorter-named metrics, variables or layers, or fewer masked ids)",
+                )
+            ]
+        )
     if read_existing is not None and not to_stdout and read_existing(target) == text:
         return Generated(spec_path, spec, target, text)
     builder = (

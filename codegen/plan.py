@@ -14,8 +14,17 @@ from codegen import __version__, catalogue
 from codegen.catalogue import COUNTER_METRICS
 from codegen.header import format_header
 from codegen.names import metric_attributes
-from codegen.pyfmt import Call, Keyword, escape, lines, string
-from codegen.shapes import Flow
+from codegen.pyfmt import (
+    LINE_LENGTH,
+    Call,
+    Keyword,
+    escape,
+    flat,
+    lines,
+    string,
+    subscript,
+)
+from codegen.shapes import Flow, apply
 from codegen.spec import Choice, Input, KerasBuilder, LayerStack, Metric, Spec, Variable
 
 
@@ -387,7 +396,7 @@ class _Layers:
                     {"field": where, "kind": layer.kind, "body": body},
                 )
             )
-            flow = entry.hook("output")(flow, layer.params, self.variables, where)
+            flow = apply(layer.kind, flow, layer.params, self.variables, where)
         return tuple(fragments), flow
 
 
@@ -431,8 +440,8 @@ def _helpers(spec: Spec, layers: _Layers | None) -> tuple[str, ...]:
 def _regularization(spec: Spec) -> tuple[str, ...]:
     """`regularization = ...`: the loss's l2 over all trainable variables, and
     each variable's own l2 (a Keras `kernel_regularizer`), as Keras adds them."""
-    terms = []
     out = []
+    terms: list[str | Call] = []
     if _l2(spec.loss):
         out.append(
             f"{_PAD}squares = [tf.reduce_sum(tf.square(v)) for v in self.trainable_variables]"
@@ -440,19 +449,15 @@ def _regularization(spec: Spec) -> tuple[str, ...]:
         terms.append(f"{_l2(spec.loss)!r} * tf.add_n(squares)")
     for variable in spec.variables:
         if variable.l2:
-            terms.append(
-                f"{variable.l2!r} * tf.reduce_sum(tf.square(self.{variable.name}))"
+            square = Call(
+                "tf.reduce_sum", (Call("tf.square", (f"self.{variable.name}",)),)
             )
+            terms.append(Call("tf.math.multiply", (repr(variable.l2), square)))
     if len(terms) == 1:
-        out.append(f"{_PAD}regularization = {terms[0]}")
+        out.extend(lines(terms[0], "regularization = ", indent=2))
     elif terms:
-        out.extend(
-            lines(
-                Call("tf.add_n", (Call("", tuple(terms), "[", "]"),)),
-                "regularization = ",
-                indent=2,
-            )
-        )
+        total = Call("tf.add_n", (Call("", tuple(terms), "[", "]"),))
+        out.extend(lines(total, "regularization = ", indent=2))
     return tuple(out)
 
 
@@ -553,37 +558,35 @@ def _unfinalized_type(metric: Metric) -> str | Call:
     return Call("", (_FLOAT, _FLOAT), "[", "]")
 
 
-def _initial_total(metric: Metric) -> str | Call:
+def _initial_total(metric: Metric) -> Call:
     """Totals over rounds start at the identity of their aggregation."""
     counter = metric.kind in COUNTER_METRICS
     if metric.aggregation in ("sum", "mean"):
         if counter:
-            return "tf.zeros([], tf.int64)"
+            return Call("tf.zeros", ("[]", "tf.int64"))
         return Call("", ("tf.zeros([])", "tf.zeros([])"), "[", "]")
     if counter:
-        return (
-            "tf.constant(tf.int64.min)"
-            if metric.aggregation == "max"
-            else "tf.constant(tf.int64.max)"
-        )
+        extreme = "tf.int64.min" if metric.aggregation == "max" else "tf.int64.max"
+        return Call("tf.constant", (extreme,))
     sign = "-" if metric.aggregation == "max" else ""
-    return f'tf.constant(float("{sign}inf"))'
+    return Call("tf.constant", (Call("float", (f'"{sign}inf"',)),))
 
 
-def _accumulated_total(metric: Metric) -> Call:
-    item = f"[{string(metric.name)}]"
+def _accumulated_total(metric: Metric) -> str | Call:
+    totals, summed = subscript("totals", metric.name), subscript("summed", metric.name)
     if metric.aggregation in ("sum", "mean") and metric.kind in COUNTER_METRICS:
-        return f"totals{item} + summed{item}"
+        text = f"{flat(totals)} + {flat(summed)}"
+        if len(f"{_PAD}        {metric.name}={text},") <= LINE_LENGTH:
+            return text
+        return Call("tf.math.add", (totals, summed))  # splits where `+` could not
     if metric.aggregation in ("sum", "mean"):
-        return Call(
-            "tf.nest.map_structure", ("tf.add", f"totals{item}", f"summed{item}")
-        )
+        return Call("tf.nest.map_structure", ("tf.add", totals, summed))
     op = "tf.maximum" if metric.aggregation == "max" else "tf.minimum"
-    return Call(op, (f"totals{item}", f"current{item}"))
+    return Call(op, (totals, subscript("current", metric.name)))
 
 
 def _finalized_total(metric: Metric) -> str | Call:
-    item = f"totals[{string(metric.name)}]"
+    item = subscript("totals", metric.name)
     if metric.aggregation in ("sum", "mean"):
         return Call(_finalizer(metric), (item,))
     return item

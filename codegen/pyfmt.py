@@ -27,6 +27,9 @@ class Call:
     args: tuple[str | Call | Keyword, ...]
     open: str = "("
     close: str = ")"
+    comma: bool = True
+    """Exploded, end with a magic trailing comma; False for a subscript (`d[\n"key"\n]`),
+    where a comma would make the key a tuple."""
 
 
 @dataclass(frozen=True)
@@ -60,18 +63,25 @@ def lines(expr: Expr, prefix: str = "", suffix: str = "", indent: int = 0) -> li
         return lines(expr.value, f"{prefix}{expr.name}=", suffix, indent)
     head = f"{pad}{prefix}{expr.func}{expr.open}"
     if len(head) > LINE_LENGTH and prefix.endswith(("= ", "return ")):
-        # As ruff format: a right-hand side whose first line cannot fit is
-        # put in parentheses on lines of its own.
-        return [
-            f"{pad}{prefix}(",
-            *lines(expr, "", "", indent + 1),
-            f"{pad}){suffix}",
-        ]
+        # As ruff format: a right-hand side whose first line cannot fit goes in
+        # parentheses on lines of its own, when that makes every line fit.
+        opener = f"{pad}{prefix}("
+        body = lines(expr, "", "", indent + 1)
+        if len(opener) <= LINE_LENGTH and all(
+            len(line) <= LINE_LENGTH for line in body
+        ):
+            return [opener, *body, f"{pad}){suffix}"]
     out = [head]
+    comma = "," if expr.comma else ""
     for arg in expr.args:
-        out.extend(lines(arg, "", ",", indent + 1))
+        out.extend(lines(arg, "", comma, indent + 1))
     out.append(f"{pad}{expr.close}{suffix}")
     return out
+
+
+def subscript(name: str, key: str) -> Call:
+    """`name["key"]`, split as ruff splits it when it cannot fit."""
+    return Call(name, (string(key),), "[", "]", comma=False)
 
 
 def string(text: str) -> str:

@@ -26,17 +26,8 @@ class Flow:
     masked: bool = False
 
     def to(self, shape: Shape, dtype: str | None = None) -> Flow:
-        """The flow after a layer that changes the shape (and maybe the dtype).
-
-        A mask says which [batch, time] positions are padding; it travels on
-        only while the time axis does (a dense layer on [batch, time, features]
-        keeps it; flatten or a reshape drops it).
-        """
-        keeps_time = (
-            len(shape) >= 2 and len(self.shape) >= 2 and shape[1] == self.shape[1]
-        )
-        masked = self.masked and keeps_time
-        return replace(self, shape=shape, dtype=dtype or self.dtype, masked=masked)
+        """The flow after a layer that changes the shape (and maybe the dtype)."""
+        return replace(self, shape=shape, dtype=dtype or self.dtype)
 
 
 def fmt(shape: Shape) -> str:
@@ -53,14 +44,37 @@ def check_stack(
     flow = start
     for index, layer in enumerate(layers):
         where = f"{field}[{index}].{layer.kind}"
-        rule = catalogue.LAYERS[layer.kind].hook("output")
         try:
-            flow = rule(flow, layer.params, variables, where)
+            flow = apply(layer.kind, flow, layer.params, variables, where)
         except ShapeError as exc:
             return None, [
                 Problem(exc.location or layer.location, exc.field or where, str(exc))
             ]
     return flow, []
+
+
+def apply(
+    kind: str,
+    flow: Flow,
+    params: Mapping[str, object],
+    variables: Mapping[str, Variable],
+    field: str,
+) -> Flow:
+    """The flow after layer `kind`: its shape rule, then its `MASK` behaviour.
+
+    As in Keras, a padding mask passes through a layer only when the layer
+    says so: `MASK = "keeps"` (dense, dropout, activations, layer_norm),
+    `"own"` when its rule decides (embedding makes one, lstm and gru consume
+    or pass it, residual joins its paths'); every other layer drops it.
+    """
+    entry = catalogue.LAYERS[kind]
+    out = entry.hook("output")(flow, params, variables, field)
+    mask = entry.hook("MASK", "drops")
+    if mask == "keeps":
+        return replace(out, masked=flow.masked)
+    if mask == "own":
+        return out
+    return replace(out, masked=False)
 
 
 class ShapeError(Exception):

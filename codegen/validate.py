@@ -74,7 +74,7 @@ def _article(noun: str) -> str:
 
 
 MAX_LAYER_DEPTH = 4
-"""Deepest nesting of sub-stacks (a residual block inside a residual block ...)."""
+"""Deepest nesting of sub-stacks: a residual block inside a residual block, 4 deep."""
 
 
 class _Checker:
@@ -112,7 +112,8 @@ class _Checker:
                 close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 misspelt.update(close)
-                message = f"expected one of {_listing(allowed)}, found unknown key {key!r}{hint}"
+                expected = f"one of {_listing(allowed)}" if allowed else "no keys"
+                message = f"expected {expected}, found unknown key {key!r}{hint}"
                 self.problems.append(Problem(where, _join(field, key), message))
         for key in required:
             if key not in values and key not in misspelt:
@@ -600,7 +601,10 @@ class _Checker:
             l2: object = 0.0
             if "l2" in values:
                 l2 = self.number(
-                    values["l2"], f"{field}.l2", Param("non_negative"), "float32"
+                    values["l2"],
+                    f"{field}.l2",
+                    Param("non_negative"),
+                    dtype if dtype in catalogue.FLOAT_DTYPES else "float32",
                 )
             if (
                 shape is None
@@ -776,12 +780,11 @@ class _Checker:
         self.references_ok = True
         self.layer_count = 0
         self.layer_depth = 0
-        rates: dict[int, Node] = {}
         if node.is_sequence and not self.at_most(
             node, "forward.layers", catalogue.MAX_LAYERS, "layers"
         ):
             return None
-        items = self.layer_items(node, "forward.layers", rates)
+        items = self.layer_items(node, "forward.layers")
         if items is None:
             return None
         layers = list(items)
@@ -803,12 +806,9 @@ class _Checker:
         self.problems.extend(problems)
         if flow is None:
             return None
-        self.rates_held(start, tuple(layers), rates, variables)
         return LayerStack(source, tuple(layers), flow.shape)
 
-    def layer_items(
-        self, node: Node, field: str, rates: dict[int, Node] | None = None
-    ) -> tuple[Choice, ...] | None:
+    def layer_items(self, node: Node, field: str) -> tuple[Choice, ...] | None:
         """A non-empty list of layers (the stack, or a sub-stack of a layer)."""
         if not node.is_sequence or not node.value:
             self.fail(
@@ -817,11 +817,11 @@ class _Checker:
                 f"expected a non-empty list of layers, found {describe(node)}",
             )
             return None
-        if self.layer_depth >= MAX_LAYER_DEPTH:
+        if self.layer_depth > MAX_LAYER_DEPTH:
             self.fail(
                 node,
                 field,
-                f"expected layers nested at most {MAX_LAYER_DEPTH} deep, found deeper nesting",
+                f"expected sub-stacks (residual blocks) nested at most {MAX_LAYER_DEPTH} deep, found deeper nesting",
             )
             return None
         layers: list[Choice] = []
@@ -844,8 +844,6 @@ class _Checker:
                     ok = False
                     continue
                 layer, given = picked
-                if "rate" in given and rates is not None:
-                    rates[len(layers)] = given["rate"]
                 self.references(layer, given, item, where)
                 layers.append(layer)
         finally:
@@ -872,22 +870,6 @@ class _Checker:
                     f"expected a declared variable ({_listing(tuple(variables)) or 'none declared'}), found {ref!r}{suggest(str(ref), tuple(variables))}",
                 )
             self.used_variables.add(str(ref))
-
-    def rates_held(
-        self,
-        start: Flow,
-        layers: tuple[Choice, ...],
-        rates: dict[int, Node],
-        variables: dict[str, Variable],
-    ) -> None:
-        """Each dropout rate, rounded to the dtype of the tensor it drops, stays below 1."""
-        for index, node in rates.items():
-            before, _ = check_stack(start, layers[:index], variables, "forward.layers")
-            dtype = before.dtype if before is not None else catalogue.TRAINING_DTYPE
-            held = catalogue.float_in(float(layers[index].params["rate"]), dtype)  # type: ignore[arg-type]
-            problem = _rounding_problem("rate", held, dtype, _written(node))  # type: ignore[arg-type]
-            if problem:
-                self.fail(node, f"forward.layers[{index}].dropout.rate", problem)
 
     def loss(
         self,

@@ -218,3 +218,69 @@ def test_built_wheel_ships_templates_and_generates_in_a_clean_venv(tmp_path):
     assert result.returncode == 0, result.stderr
     expected = generate(EXAMPLES / "mnist_logistic.yaml", out).text
     assert out.read_text() == expected
+
+
+LONG_NAMES_SPEC = """\
+wrapgen: 1
+model: {name: LongNames, description: Every metric kind under a 64-character name.}
+inputs:
+  tokens: {dtype: int64, shape: [null, 6]}
+  next_tokens: {dtype: int64, shape: [null, 6]}
+label: next_tokens
+variables:
+  embedding_table_of_the_whole_vocabulary: {shape: [12, 4], initializer: zeros, l2: 0.0001}
+  recurrent_kernel_of_the_only_lstm_layer_: {shape: [4, 16], initializer: {orthogonal: {seed: 1}}, l2: 0.0001}
+  input_kernel_of_the_only_lstm_layer_xxx: {shape: [4, 16], initializer: {he_normal: {seed: 2}}, l2: 0.0001}
+  output_kernel_of_the_logits_layer_xxxxx: {shape: [4, 12], initializer: {glorot_uniform: {seed: 3}}, l2: 0.0001}
+forward:
+  layers:
+    - embedding: {table: embedding_table_of_the_whole_vocabulary, mask_zero: true}
+    - lstm: {kernel: input_kernel_of_the_only_lstm_layer_xxx, recurrent_kernel: recurrent_kernel_of_the_only_lstm_layer_, return_sequences: true}
+    - dense: {kernel: output_kernel_of_the_logits_layer_xxxxx}
+loss: {sparse_categorical_crossentropy: {from_logits: true}}
+metrics:
+METRICS
+training: {optimizer: adam}
+"""
+
+
+def test_long_names_of_every_metric_kind_and_aggregation_are_ruff_clean(tmp_path):
+    """64-character metric names (the longest allowed) and 40-character variables
+    with l2 give a module that ruff format leaves as it is."""
+    kinds = [
+        ("num_examples", "sum"),
+        ("num_batches", "max"),
+        ("num_tokens", "min"),
+        ("loss", "mean"),
+        ("loss", "max"),
+        ("sparse_categorical_accuracy", "mean"),
+        ("sparse_categorical_accuracy", "min"),
+        ("top_k_accuracy", "mean"),
+    ]
+    lines = []
+    for index, (kind, aggregation) in enumerate(kinds):
+        name = f"m{index}_{kind}_".ljust(64, "x")
+        lines.append(f"  {name}: {{{kind}: {{aggregation: {aggregation}}}}}")
+    spec = tmp_path / "long_names.yaml"
+    spec.write_text(LONG_NAMES_SPEC.replace("METRICS", "\n".join(lines)), "utf-8")
+    target = tmp_path / "long_names.py"
+    target.write_text(generate(spec).text, "utf-8")
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    fmt = subprocess.run(
+        [ruff, "format", "--diff", str(target)], capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_a_module_over_the_verifiers_limit_is_a_located_spec_error(monkeypatch):
+    """A valid spec whose module would exceed the verifier's input limit is told
+    so at the spec (exit 2), not left to fail as an internal error."""
+    from codegen import pipeline
+    from codegen.errors import SpecError
+
+    monkeypatch.setattr(pipeline, "MAX_BYTES", 20_000)
+    with pytest.raises(SpecError) as caught:
+        generate(EXAMPLES / "mnist_cnn.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.location.line, problem.location.column) == (1, 1)
+    assert "fits the verifier's limit of 20,000 bytes, found one of" in problem.message

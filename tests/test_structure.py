@@ -154,3 +154,48 @@ def test_residual_block_trains_in_fedavg(tmp_path):
     after = process.get_model_weights(output.state).trainable
     assert output.metrics["client_work"]["train"]["num_examples"] == 6
     assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+MASKED = """\
+    wrapgen: 1
+    model: {{name: Masked, description: A padding mask meets a layer before an LSTM.}}
+    inputs:
+      x: {{dtype: int32, shape: [null, 6]}}
+      y: {{dtype: float32, shape: [null, 4]}}
+    label: y
+    variables:
+      t: {{shape: [10, 4], initializer: zeros}}
+      k: {{shape: [{width}, 16], initializer: zeros}}
+      r: {{shape: [4, 16], initializer: zeros}}
+    forward:
+      layers:
+        - embedding: {{table: t, mask_zero: true}}
+        - {layer}
+        - lstm: {{kernel: k, recurrent_kernel: r}}
+    loss: mean_squared_error
+    metrics: {{loss: loss, num_examples: num_examples}}
+    training: {{optimizer: {{sgd: {{learning_rate: 0.1}}}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    "layer,width,keeps",
+    [
+        ("relu", 4, True),
+        ("{dropout: {rate: 0.5}}", 4, True),
+        ("{reshape: {shape: [6, 4]}}", 4, False),  # Keras' Reshape drops the mask
+        ("{reshape: {shape: [3, 8]}}", 8, False),
+    ],
+)
+def test_a_mask_passes_only_layers_that_keep_it_as_in_keras(
+    tmp_path, layer, width, keeps
+):
+    import textwrap
+
+    from codegen import generate
+
+    spec = tmp_path / "masked.yaml"
+    spec.write_text(textwrap.dedent(MASKED.format(layer=layer, width=width)))
+    text = generate(spec).text
+    assert ("x = _lstm(x, mask," in text) == keeps
+    assert ("x = _lstm(x, None," in text) == (not keeps)

@@ -279,6 +279,7 @@ SCHEMA_CANNOT_SEE = {
     # Where a number ends up (its dtype, a shape's product) is the validator's.
     "number_float_overflows_its_dtype",
     "number_rounds_to_zero_in_float32",
+    "variable_l2_overflows_float16",
     "shape_too_many_elements",
     # Generated names, and which modules are not the user's own.
     "metric_accumulators_collide",

@@ -113,8 +113,9 @@ def float_max(dtype: str) -> float:
     )
 
 
-MAX_IDS = 1000
-"""Most ids in one list parameter (the masked token ids of a metric)."""
+MAX_IDS = 100
+"""Most ids in one list parameter (the masked token ids of a metric; TFF's tasks
+mask at most 3)."""
 
 MAX_INPUTS = 100
 MAX_VARIABLES = 100

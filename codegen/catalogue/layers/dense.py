@@ -10,6 +10,10 @@ from codegen.shapes import ShapeError, bias, fmt, need_float, var
 PARAMS = (("kernel", Param("variable")), ("bias", Param("variable", None)))
 
 
+MASK = "keeps"
+"""A padding mask passes through it, as in Keras."""
+
+
 def output(flow, params, variables, field):
     if len(flow.shape) < 2:
         raise ShapeError(

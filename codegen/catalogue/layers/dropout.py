@@ -6,15 +6,26 @@ the seed and a fingerprint of the layer's input, so a seeded model trains the
 same way every time it runs.
 """
 
-from codegen.catalogue.base import Param
-from codegen.shapes import need_float
+from codegen.catalogue.base import Param, float_in
+from codegen.shapes import ShapeError, need_float
 
 PARAMS = (("rate", Param("rate")), ("seed", Param("int", None)))
 KEEPS_MEANING = True
 
 
+MASK = "keeps"
+"""A padding mask passes through it, as in Keras."""
+
+
 def output(flow, params, variables, field):
     need_float(flow)
+    held = float_in(float(params["rate"]), flow.dtype)
+    if held is None or held >= 1.0:
+        raise ShapeError(
+            f"expected a number in [0, 1), found {params['rate']!r}, which {flow.dtype} "
+            f"rounds to {held!r}",
+            f"{field}.rate",
+        )
     return flow
 
 
@@ -38,6 +49,15 @@ VALID = (
     "forward: {layers: [{dropout: {rate: 0.25, seed: 3}}]}",
 )
 INVALID = (
+    (
+        """
+        inputs:
+          x: {dtype: float16, shape: [null, 4]}
+          y: {dtype: float16, shape: [null, 4]}
+        forward: {layers: [{residual: {layers: [{dropout: {rate: 0.99999}}]}}]}
+        """,
+        "forward.layers[0].residual.layers[0].dropout.rate: expected a number in [0, 1), found 0.99999, which float16 rounds to 1.0",
+    ),
     (
         "forward: {layers: [{dropout: {rate: 1.0}}]}",
         "forward.layers[0].dropout.rate: expected a number in [0, 1), found 1.0",

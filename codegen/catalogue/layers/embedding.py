@@ -16,6 +16,10 @@ PARAMS = (
 )
 
 
+MASK = "own"
+"""Its rule decides what becomes of a padding mask."""
+
+
 def output(flow, params, variables, field):
     need_int(flow)
     table = var(params, "table", variables)
@@ -24,7 +28,14 @@ def output(flow, params, variables, field):
             f"expected table {table.name!r} of shape [vocabulary, width], found {fmt(table.shape)}"
         )
     out = flow.to((*flow.shape, table.shape[1]), table.dtype)
-    return replace(out, masked=True) if params.get("mask_zero") else out
+    if not params.get("mask_zero"):
+        return replace(out, masked=False)
+    if len(flow.shape) != 2:
+        raise ShapeError(
+            "expected ids of shape [batch, time] with mask_zero (its mask marks padded "
+            f"time steps), found shape {fmt(flow.shape)}"
+        )
+    return replace(out, masked=True)
 
 
 KERAS = ("Embedding",)
@@ -64,6 +75,17 @@ VALID = (
     """,
 )
 INVALID = (
+    (
+        """
+        inputs:
+          x: {dtype: int32, shape: [null]}
+          y: {dtype: float32, shape: [null, 4]}
+        variables:
+          t: {shape: [10, 4], initializer: zeros}
+        forward: {layers: [{embedding: {table: t, mask_zero: true}}]}
+        """,
+        "forward.layers[0].embedding: expected ids of shape [batch, time] with mask_zero (its mask marks padded time steps), found shape [null]",
+    ),
     (
         """
         variables:

@@ -23,6 +23,10 @@ PARAMS = (
 )
 
 
+MASK = "own"
+"""Its rule decides what becomes of a padding mask."""
+
+
 def output(flow, params, variables, field):
     return recurrent_output(
         flow, params, variables, 3, lambda units: (2, 3 * units), "[2, 3*units]"

@@ -22,6 +22,10 @@ FUSED_EPSILON = 1.001e-5
 """Keras' fused path needs an epsilon at least this large (cuDNN's minimum)."""
 
 
+MASK = "keeps"
+"""A padding mask passes through it, as in Keras."""
+
+
 def output(flow, params, variables, field):
     last_axis(flow, params, variables)
     return flow

@@ -65,6 +65,10 @@ def recurrent_output(flow, params, variables, gates, bias_shape, bias_layout):
     return replace(flow, shape=(flow.shape[0], units), masked=False)
 
 
+MASK = "own"
+"""Its rule decides what becomes of a padding mask."""
+
+
 def output(flow, params, variables, field):
     return recurrent_output(
         flow, params, variables, 4, lambda units: (4 * units,), "4*units"

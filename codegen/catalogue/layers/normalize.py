@@ -6,6 +6,10 @@ from codegen.shapes import ShapeError, fmt, need_float, var
 PARAMS = (("mean", Param("variable")), ("std", Param("variable")))
 
 
+MASK = "keeps"
+"""A padding mask passes through it, as in Keras."""
+
+
 def output(flow, params, variables, field):
     need_float(flow)
     for param in ("mean", "std"):

@@ -7,6 +7,8 @@ block's input; their outputs must have the same shape. Sub-stacks are
 written like `forward.layers` and may nest up to 4 deep.
 """
 
+from dataclasses import replace
+
 from codegen.catalogue.base import Param
 from codegen.shapes import ShapeError, check_stack, fmt
 
@@ -19,6 +21,10 @@ def _walk(flow, layers, variables, field):
         problem = problems[0]
         raise ShapeError(problem.message, problem.field, problem.location)
     return out
+
+
+MASK = "own"
+"""Its rule decides what becomes of a padding mask."""
 
 
 def output(flow, params, variables, field):
@@ -36,7 +42,7 @@ def output(flow, params, variables, field):
             f"expected the layers to output {what} shape and dtype "
             f"{short.dtype} {fmt(short.shape)}, found {main.dtype} {fmt(main.shape)}"
         )
-    return main
+    return replace(main, masked=main.masked and short.masked)
 
 
 def data(params, flow, ctx):

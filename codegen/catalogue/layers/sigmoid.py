@@ -6,6 +6,10 @@ PROBABILITIES = True
 """Its output is probabilities (see the losses' from_logits check)."""
 
 
+MASK = "keeps"
+"""A padding mask passes through it, as in Keras."""
+
+
 def output(flow, params, variables, field):
     need_float(flow)
     return flow

@@ -2,6 +2,9 @@
 
 from codegen.shapes import need_float
 
+MASK = "keeps"
+"""A padding mask passes through it, as in Keras."""
+
 
 def output(flow, params, variables, field):
     need_float(flow)
