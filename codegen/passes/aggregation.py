@@ -4,8 +4,13 @@ TFF's rule for `federated_output_computation` (and any
 `@tff.federated_computation`): its body orchestrates placed values with
 `tff.federated_*` intrinsics and builds structures; it runs no TensorFlow op
 and no Python arithmetic on placed values, because those values are not
-tensors there. All TensorFlow work belongs in `report_local_outputs` or in a
-`tff.tensorflow.computation` the body maps. Metric structures must agree:
+tensors there. Other federated computations of a hand-written module (an
+aggregation process's `next_fn`, TFF's own) may call Python helpers and other
+processes while tracing, so there only TensorFlow ops are reported; the
+metric aggregation inside `federated_output_computation`, and every
+computation of a generated module, must use intrinsics alone. All TensorFlow
+work belongs in `report_local_outputs` or in a `tff.tensorflow.computation`
+the body maps. Metric structures must agree:
 `report_local_unfinalized_metrics`, `metric_finalizers`,
 `report_local_outputs` and the federated aggregation have identical keys,
 with each metric once. The two modern methods return
@@ -225,6 +230,11 @@ def _federated_body(
     module: SourceModule, function: cst.FunctionDef, builders: set[str]
 ) -> Iterator[Finding]:
     computations = _computations_in_scope(module, function, builders)
+    strict = module.generated or any(
+        isinstance(a, cst.FunctionDef)
+        and a.name.value == "federated_output_computation"
+        for a in module.ancestors(function)
+    )
     skipped = (cst.Lambda, cst.Decorator)
     for node in module.findall(function.body, _BODY_NODES):
         if any(
@@ -237,10 +247,10 @@ def _federated_body(
         ):
             continue
         if isinstance(node, cst.Call):
-            finding = _call(module, function, node, computations)
+            finding = _call(module, function, node, computations, strict)
             if finding is not None:
                 yield finding
-        elif not (
+        elif strict and not (
             isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)
         ):
             yield _arithmetic(module, function, node)
@@ -323,9 +333,12 @@ def _call(
     function: cst.FunctionDef,
     node: cst.Call,
     computations: set[str],
+    strict: bool,
 ) -> Finding | None:
     name = module.call_name(node) or ""
     if name.startswith("tensorflow_federated.federated_") or name in STRUCTURES:
+        return None
+    if not strict and not name.startswith("tensorflow."):
         return None
     if isinstance(node.func, cst.Name) and node.func.value in computations:
         return None

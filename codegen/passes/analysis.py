@@ -32,11 +32,20 @@ from codegen.passes import match as m
 from codegen.pysource import refuse
 
 TFF = "tensorflow_federated"
-MODERN_BASES = (
-    f"{TFF}.learning.models.VariableModel",
-    f"{TFF}.python.learning.models.variable.VariableModel",
-)
+MODERN_BASES = (f"{TFF}.learning.models.VariableModel",)
 CLASSIC_BASES = (f"{TFF}.learning.Model", f"{TFF}.learning.TrainableModel")
+"""Base classes as `canonical` spells them: internal spellings resolve to these."""
+
+GENERATIONS = {
+    "classic": "classic tff.learning.Model (TFF 0.1-0.19, 2019-2021)",
+    "trainable": "classic tff.learning.TrainableModel (TFF 0.1-0.13, 2019-2020)",
+    "transitional": "2022 tff.learning.Model (TFF 0.20-0.48)",
+    "modern": "tff.learning.models.VariableModel (TFF 0.49 and later)",
+    "wrapgen": "wrapgen's combined contract (generated module)",
+}
+"""Each generation of TFF's model API, as findings name it."""
+CLASSIC_MEMBERS = ("report_local_outputs", "federated_output_computation")
+UNFINALIZED_MEMBERS = ("report_local_unfinalized_metrics", "metric_finalizers")
 COLLECTIONS = ("trainable_variables", "non_trainable_variables", "local_variables")
 VARIABLE_CONSTRUCTORS = (
     "tensorflow.Variable",
@@ -313,7 +322,7 @@ class SourceModule:
     def qualname(self, expr: cst.CSTNode) -> str | None:
         """The dotted name of `expr` with its first part resolved through imports."""
         if isinstance(expr, cst.Name):
-            return self.imports.get(expr.value, expr.value)
+            return canonical(self.imports.get(expr.value, expr.value))
         if not isinstance(expr, cst.Attribute):
             return None
         known = self._qualnames.get(id(expr), "")
@@ -330,7 +339,7 @@ class SourceModule:
             else self.qualname(current)
         )
         for attribute in reversed(chain):
-            name = None if name is None else f"{name}.{attribute.attr.value}"
+            name = None if name is None else canonical(f"{name}.{attribute.attr.value}")
             self._qualnames[id(attribute)] = name
         return name
 
@@ -349,10 +358,13 @@ class SourceModule:
     def model_flavour(self, node: cst.ClassDef) -> str | None:
         """ "modern", "classic" or "trainable" when `node` is a TFF model class.
 
-        Searches its bases depth first, through classes of the module, each once.
+        Searches all its bases, through classes of the module, each once; a
+        TFF base anywhere among them counts, `TrainableModel` (which extends
+        the classic `Model`) before `VariableModel` before `Model`.
         """
         pending = [iter(node.bases)]
         seen: set[str] = set()
+        found: set[str] = set()
         while pending:
             base = next(pending[-1], None)
             if base is None:
@@ -361,11 +373,15 @@ class SourceModule:
             name = self.qualname(base.value) or ""
             flavour = _flavour_of(name)
             if flavour is not None:
-                return flavour
+                found.add(flavour)
+                continue
             local = self.classes.get(name)
             if local is not None and name not in seen:
                 seen.add(name)
                 pending.append(iter(local.bases))
+        for flavour in ("trainable", "modern", "classic"):
+            if flavour in found:
+                return flavour
         return None
 
     @functools.cached_property
@@ -489,10 +505,13 @@ class ModelClass:
         self.name = node.name.value
         self.flavour = module.model_flavour(node)
         self.members: dict[str, cst.FunctionDef] = {}
+        self.owners: dict[str, cst.ClassDef] = {}
+        """The class of the module that defines each member."""
         for cls in reversed(self._lineage(node)):
             for item in cls.body.body:
                 if isinstance(item, cst.FunctionDef):
                     self.members[item.name.value] = item
+                    self.owners[item.name.value] = cls
 
     def _lineage(self, node: cst.ClassDef) -> list[cst.ClassDef]:
         lineage, current, seen = [node], node, {node.name.value}
@@ -529,14 +548,47 @@ class ModelClass:
             for name in self.module.decorator_names(function)
         )
 
+    @functools.cached_property
+    def generation(self) -> str | None:
+        """The TFF API generation whose contract the class is judged by (a GENERATIONS key).
+
+        A generated module keeps wrapgen's combined contract; a
+        `VariableModel` is modern; a `TrainableModel` is classic. A
+        `tff.learning.Model` was both the classic base (2019-2021:
+        `report_local_outputs` and `federated_output_computation`) and the
+        2022 one (`report_local_unfinalized_metrics` and `metric_finalizers`),
+        so its members decide: the unfinalized metrics make it 2022 (TFF 0.20
+        asked for both kinds), otherwise classic members make it classic,
+        otherwise `reset_metrics` (TFF 0.21 on) makes it 2022, and a class with
+        none of these is undecidable (None).
+        """
+        if self.module.generated:
+            return "wrapgen"
+        if self.flavour in ("modern", "trainable"):
+            return self.flavour
+        if any(name in self.members for name in UNFINALIZED_MEMBERS):
+            return "transitional"
+        if any(name in self.members for name in CLASSIC_MEMBERS):
+            return "classic"
+        if "reset_metrics" in self.members:  # TFF 0.21 on; never classic
+            return "transitional"
+        return None
+
+    def inherits_from_model(self, name: str) -> bool:
+        """Whether member `name` comes from another TFF model class of the module,
+        which is checked (and reported) on its own."""
+        owner = self.owners.get(name)
+        return (
+            owner is not None
+            and owner is not self.node
+            and self.module.model_flavour(owner) is not None
+        )
+
     @property
     def claims_classic(self) -> bool:
-        """Whether the class promises the classic contract (and so all of it)."""
-        return (
-            self.module.generated
-            or self.flavour in ("classic", "trainable")
-            or "report_local_outputs" in self.members
-            or "federated_output_computation" in self.members
+        """Whether the class promises the classic aggregation (and so all of it)."""
+        return self.generation in ("wrapgen", "classic", "trainable") or any(
+            name in self.members for name in CLASSIC_MEMBERS
         )
 
     @property
@@ -727,13 +779,58 @@ class ModelClass:
         return None
 
 
+INTERNAL_NAMES = (
+    (
+        f"{TFF}.python.core.environments.tensorflow_frontend.tensorflow_computation.tf_computation",
+        f"{TFF}.tensorflow.computation",
+    ),
+    (
+        f"{TFF}.python.core.impl.tensorflow_context.tensorflow_computation.tf_computation",
+        f"{TFF}.tensorflow.computation",
+    ),
+    (f"{TFF}.python.core.impl.federated_context.intrinsics", TFF),
+    (f"{TFF}.python.core.impl.federated_context.federated_computation", TFF),
+    (f"{TFF}.python.core.api.intrinsics", TFF),
+    (f"{TFF}.python.core.api.computations", TFF),
+    (f"{TFF}.python.core.templates.measured_process", f"{TFF}.templates"),
+    (f"{TFF}.python.learning.models.variable", f"{TFF}.learning.models"),
+    (f"{TFF}.python.learning.model", f"{TFF}.learning"),
+    (f"{TFF}.python.learning", f"{TFF}.learning"),
+    (f"{TFF}.python", TFF),
+)
+"""TFF-internal modules (or names) and the public name of what they hold, most specific
+first: TFF's own code and code copied from it import `...learning.models.variable`,
+`...federated_context.intrinsics` or `tensorflow_federated.python` itself (as `tff`)."""
+
+
+def canonical(name: str) -> str:
+    """`name`, with a TFF-internal module spelled as the public API that exports it.
+
+    `tensorflow_federated.python` and the modules of `INTERNAL_NAMES` are
+    replaced, and a name below them keeps its tail (`...intrinsics.federated_max`
+    is `tensorflow_federated.federated_max`); other internal names are kept.
+    """
+    if not name.startswith(f"{TFF}.python"):
+        return name
+    for internal, public in INTERNAL_NAMES:
+        if name == internal or (
+            name.startswith(internal + ".") and internal != f"{TFF}.python"
+        ):
+            return public + name[len(internal) :]
+    return name
+
+
 def _flavour_of(base: str) -> str | None:
-    """The model flavour a base class named `base` (resolved) gives, if any."""
-    if base in MODERN_BASES or base.split(".")[-1] == "VariableModel":
+    """The model flavour a base class named `base` (resolved) gives, if any.
+
+    Only TFF's own classes count: a local or third-party class that happens
+    to be called `VariableModel` is followed (if local) but is no TFF base.
+    """
+    if base in MODERN_BASES:
         return "modern"
     if base == CLASSIC_BASES[0]:
         return "classic"
-    if base == CLASSIC_BASES[1] or base.split(".")[-1] == "TrainableModel":
+    if base == CLASSIC_BASES[1]:
         return "trainable"
     return None
 

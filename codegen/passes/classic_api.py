@@ -7,7 +7,9 @@ Much TFF model code online targets the classic API. TFF 0.87 no longer has
 using them fails with an AttributeError at import time. The classic
 `federated_output_computation` (or `report_local_outputs`) is also not a
 `metrics_aggregator`: the modern builders call that with the metric
-finalizers and expect a factory of a federated computation.
+finalizers and expect a factory of a federated computation. TFF's internal
+spellings count too: `from tensorflow_federated.python.learning import model`
+then `model.Model` is `tff.learning.Model`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from codegen.passes import match as m
-from codegen.passes.analysis import TFF, Finding, SourceModule
+from codegen.passes.analysis import TFF, Finding, SourceModule, canonical
 
 CODE = "WG801"
 NAME = "classic-api"
@@ -79,9 +81,9 @@ def check(module: SourceModule) -> Iterator[Finding]:
         assert isinstance(node, cst.ImportFrom)
         if node.module is None or isinstance(node.names, cst.ImportStar):
             continue
-        base = module.code_for(node.module)
+        base = canonical(module.code_for(node.module))
         for alias in node.names:
-            name = f"{base}.{module.code_for(alias.name)}"
+            name = canonical(f"{base}.{module.code_for(alias.name)}")
             if name in REMOVED or base in REMOVED:
                 yield _report(module, node, name)
     for arg in module.findall(module.tree, m.Arg(keyword=m.Name("metrics_aggregator"))):

@@ -10,7 +10,9 @@ module-level function it calls, through local names, `for` loops over a
 collection and `zip(...)`; only writes provably to a local variable pass.
 `forward_pass` must return `tff.learning.models.BatchOutput` with `loss`,
 `predictions` and `num_examples` (FedAvg weights clients by `num_examples`),
-and may read from its batch only the keys `input_spec` declares.
+and may read from its batch only the keys `input_spec` declares. Classic
+models (`tff.learning.Model` with `report_local_outputs`, 2019-2021) need only
+`loss` and `predictions`: `num_examples` came in TFF 0.9 (2019-08).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import libcst as cst
 
 from codegen.passes import match as m
 from codegen.passes.analysis import (
+    GENERATIONS,
     Finding,
     ModelClass,
     Scope,
@@ -213,12 +216,14 @@ def _check_returns(
                     for i, arg in enumerate(value.args)
                     if arg.keyword or i < len(BATCH_OUTPUT_FIELDS)
                 }
-                missing = [f for f in BATCH_OUTPUT_FIELDS if f not in given]
+                required, label = _required_fields(model)
+                missing = [f for f in required if f not in given]
                 if missing:
                     yield module.finding(
                         value,
                         CODE,
-                        f"`forward_pass` returns a BatchOutput without {', '.join(f'`{f}`' for f in missing)}",
+                        f"`forward_pass` returns a BatchOutput without "
+                        f"{', '.join(f'`{f}`' for f in missing)}, which {label} requires",
                     )
                 continue
             callee = _callee(module, model, value)
@@ -246,6 +251,24 @@ def _check_returns(
                 "`forward_pass` must return `tff.learning.models.BatchOutput(loss=..., "
                 "predictions=..., num_examples=...)`",
             )
+
+
+def _required_fields(model: ModelClass) -> tuple[tuple[str, ...], str]:
+    """The BatchOutput fields the model's generation requires, and that generation's name.
+
+    Classic code may predate `num_examples` (TFF 0.9, 2019-08), so only
+    `loss` and `predictions` are required of it, and of a class whose
+    generation cannot be told.
+    """
+    generation = model.generation
+    if generation is None:
+        return BATCH_OUTPUT_FIELDS[:2], "every generation of TFF's model contract"
+    fields = (
+        BATCH_OUTPUT_FIELDS[:2]
+        if generation in ("classic", "trainable")
+        else BATCH_OUTPUT_FIELDS
+    )
+    return fields, f"the contract of {GENERATIONS[generation]}"
 
 
 def _callee(

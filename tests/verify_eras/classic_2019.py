@@ -1,0 +1,114 @@
+"""A classic (TFF 0.4-0.8, 2019) MNIST model, written the way the tutorials of that year were.
+
+Variables live in a namedtuple built by a module-level function, metrics are
+aggregated by a module-level federated computation, and `BatchOutput` has no
+`num_examples` yet (that field came in TFF 0.9). The metric variables are
+updated in `forward_pass` itself: WG301 does not follow a variable passed to a
+module-level function as an argument.
+"""
+
+import collections
+
+import tensorflow as tf
+import tensorflow_federated as tff
+
+MnistVariables = collections.namedtuple(
+    "MnistVariables", "weights bias num_examples loss_sum accuracy_sum"
+)
+
+
+def create_mnist_variables():
+    return MnistVariables(
+        weights=tf.Variable(
+            lambda: tf.zeros(dtype=tf.float32, shape=(784, 10)), name="weights"
+        ),
+        bias=tf.Variable(lambda: tf.zeros(dtype=tf.float32, shape=(10)), name="bias"),
+        num_examples=tf.Variable(0.0, name="num_examples", trainable=False),
+        loss_sum=tf.Variable(0.0, name="loss_sum", trainable=False),
+        accuracy_sum=tf.Variable(0.0, name="accuracy_sum", trainable=False),
+    )
+
+
+def mnist_forward_pass(variables, batch):
+    y = tf.nn.softmax(tf.matmul(batch["x"], variables.weights) + variables.bias)
+    predictions = tf.cast(tf.argmax(y, 1), tf.int32)
+    flat_labels = tf.reshape(batch["y"], [-1])
+    loss = -tf.reduce_mean(
+        tf.reduce_sum(tf.one_hot(flat_labels, 10) * tf.math.log(y), axis=[1])
+    )
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(predictions, flat_labels), tf.float32))
+    return loss, predictions, accuracy
+
+
+def get_local_mnist_metrics(variables):
+    return collections.OrderedDict(
+        num_examples=variables.num_examples,
+        loss=variables.loss_sum / variables.num_examples,
+        accuracy=variables.accuracy_sum / variables.num_examples,
+    )
+
+
+@tff.federated_computation
+def aggregate_mnist_metrics_across_clients(metrics):
+    return collections.OrderedDict(
+        num_examples=tff.federated_sum(metrics.num_examples),
+        loss=tff.federated_mean(metrics.loss, metrics.num_examples),
+        accuracy=tff.federated_mean(metrics.accuracy, metrics.num_examples),
+    )
+
+
+class MnistModel(tff.learning.Model):
+    def __init__(self):
+        self._variables = create_mnist_variables()
+
+    @property
+    def trainable_variables(self):
+        return [self._variables.weights, self._variables.bias]
+
+    @property
+    def non_trainable_variables(self):
+        return []
+
+    @property
+    def local_variables(self):
+        return [
+            self._variables.num_examples,
+            self._variables.loss_sum,
+            self._variables.accuracy_sum,
+        ]
+
+    @property
+    def input_spec(self):
+        return collections.OrderedDict(
+            x=tf.TensorSpec([None, 784], tf.float32),
+            y=tf.TensorSpec([None, 1], tf.int32),
+        )
+
+    @tf.function
+    def forward_pass(self, batch, training=True):
+        del training
+        loss, predictions, accuracy = mnist_forward_pass(self._variables, batch)
+        num_examples = tf.cast(tf.size(batch["y"]), tf.float32)
+        self._variables.num_examples.assign_add(num_examples)
+        self._variables.loss_sum.assign_add(loss * num_examples)
+        self._variables.accuracy_sum.assign_add(accuracy * num_examples)
+        return tff.learning.BatchOutput(loss=loss, predictions=predictions)
+
+    @tf.function
+    def report_local_outputs(self):
+        return get_local_mnist_metrics(self._variables)
+
+    @property
+    def federated_output_computation(self):
+        return aggregate_mnist_metrics_across_clients
+
+
+class MnistTrainableModel(MnistModel, tff.learning.TrainableModel):
+    @tf.function
+    def train_on_batch(self, batch):
+        with tf.GradientTape() as tape:
+            output = self.forward_pass(batch)
+        grads = tape.gradient(output.loss, self.trainable_variables)
+        for grad, var in zip(grads, self.trainable_variables):
+            var.assign_sub(0.02 * grad)
+        return output
