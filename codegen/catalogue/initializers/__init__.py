@@ -43,6 +43,26 @@ def truncated(shape: tuple, scale: float, mode: str) -> dict:
     return {"mean": repr(0.0), "stddev": repr(stddev)}
 
 
+def normal_params():
+    """Parameters of the normal initializers: seed, mean, stddev (Keras' defaults)."""
+    from codegen.catalogue.base import Param
+
+    return (
+        ("seed", Param("int")),
+        ("mean", Param("float", 0.0)),
+        ("stddev", Param("positive", 0.05)),
+    )
+
+
+def normal_data(variable) -> dict:
+    """Template data of a normal initializer: its mean and stddev."""
+    params = variable.initializer.params
+    return {
+        "mean": repr(float(params["mean"])),
+        "stddev": repr(float(params["stddev"])),
+    }
+
+
 FLOAT_VALID = """
 variables:
   k: {{shape: [4, 4], initializer: {init}}}

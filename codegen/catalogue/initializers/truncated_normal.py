@@ -1,22 +1,12 @@
 """normal truncated at two standard deviations, seeded."""
 
-from codegen.catalogue.base import Param
-from codegen.catalogue.initializers import FLOAT_VALID
+from codegen.catalogue.initializers import FLOAT_VALID, normal_data, normal_params
 
-PARAMS = (
-    ("seed", Param("int")),
-    ("mean", Param("float", 0.0)),
-    ("stddev", Param("positive", 0.05)),
-)
+PARAMS = normal_params()
 RANDOM = True
 
 
-def data(variable):
-    params = variable.initializer.params
-    return {
-        "mean": repr(float(params["mean"])),
-        "stddev": repr(float(params["stddev"])),
-    }
+data = normal_data
 
 
 VALID = (FLOAT_VALID.format(init="{truncated_normal: {seed: 1, stddev: 0.1}}"),)

@@ -4,47 +4,20 @@ As Keras' `AveragePooling2D`: `strides` defaults to `size`, and with SAME
 padding a window at the border averages only the cells inside the input.
 """
 
-from codegen.catalogue.base import Param
-from codegen.shapes import need_float, need_rank, spatial
+from codegen.catalogue.layers.max_pool2d import PARAMS, pool_from_keras, pool_output
 
-PARAMS = (
-    ("size", Param("positive_int", 2)),
-    ("strides", Param("positive_int", None)),
-    ("padding", Param("enum", "VALID", ("SAME", "VALID"))),
-)
+PARAMS = PARAMS
 
 
 def output(flow, params, variables, field):
-    need_rank(flow, 4, "a [batch, height, width, channels]")
-    need_float(flow)
-    size = int(params["size"])
-    stride = int(params["strides"] or size)
-    padding = str(params["padding"])
-    height = spatial(int(flow.shape[1]), size, stride, padding)
-    width = spatial(int(flow.shape[2]), size, stride, padding)
-    return flow.to((None, height, width, flow.shape[3]))
+    return pool_output(flow, params, "avg_pool2d")
 
 
 KERAS = ("AveragePooling2D",)
 
 
 def from_keras(layer, reader):
-    size, strides = tuple(layer.pool_size), tuple(layer.strides)
-    if (
-        size[0] != size[1]
-        or strides[0] != strides[1]
-        or layer.data_format != "channels_last"
-    ):
-        raise reader.refuse(layer, "only square, channels-last pooling")
-    return [
-        {
-            "avg_pool2d": {
-                "size": size[0],
-                "strides": strides[0],
-                "padding": layer.padding.upper(),
-            }
-        }
-    ]
+    return pool_from_keras(layer, reader, "avg_pool2d")
 
 
 VALID = (

@@ -93,15 +93,12 @@ def _dims(dims) -> str:
 KERAS = ("GroupNormalization",)
 
 
-def from_keras(layer, reader):
-    """A Keras `GroupNormalization` over the last axis (channels last)."""
+def norm_from_keras(layer, reader, kind, extra=None):
+    """A Keras normalization layer over the last axis as `kind`: its gamma and
+    beta (when it scales and centers), its epsilon and the `extra` parameters."""
     axis = layer.axis if isinstance(layer.axis, int) else tuple(layer.axis)
-    if axis not in (
-        -1,
-        (-1,),
-        len(layer.input_shape) - 1,
-        (len(layer.input_shape) - 1,),
-    ):
+    last = len(layer.input_shape) - 1
+    if axis not in (-1, (-1,), last, (last,)):
         raise reader.refuse(layer, "only normalization over the last axis")
     item = {}
     if layer.scale:
@@ -116,9 +113,14 @@ def from_keras(layer, reader):
         item["beta"] = reader.variable(
             layer, layer.beta, layer.beta_initializer, layer.beta_regularizer, "beta"
         )
-    item["groups"] = int(layer.groups)
+    item.update(extra or {})
     item["epsilon"] = float(layer.epsilon)
-    return [{"group_norm": item}]
+    return [{kind: item}]
+
+
+def from_keras(layer, reader):
+    """A Keras `GroupNormalization` over the last axis (channels last)."""
+    return norm_from_keras(layer, reader, "group_norm", {"groups": int(layer.groups)})
 
 
 VALID = (

@@ -13,7 +13,7 @@ through time with `tf.scan`, for any batch size.
 """
 
 from codegen.catalogue.base import Param
-from codegen.catalogue.layers.lstm import recurrent_output
+from codegen.catalogue.layers.lstm import recurrent_from_keras, recurrent_output
 
 PARAMS = (
     ("kernel", Param("variable")),
@@ -46,46 +46,16 @@ KERAS = ("GRU",)
 
 
 def from_keras(layer, reader):
-    """A Keras `GRU` with its default activations (tanh, sigmoid), no dropout,
-    no state in or out, reset_after."""
+    """A Keras `GRU` with reset_after (its default)."""
     cell = layer.cell
-    plain = (
-        reader.activation_name(cell.activation) == "tanh"
-        and reader.activation_name(cell.recurrent_activation) == "sigmoid"
-        and not cell.dropout
-        and not cell.recurrent_dropout
-        and not layer.return_state
-        and not layer.go_backwards
-        and not layer.stateful
-        and cell.reset_after
+    return recurrent_from_keras(
+        layer,
+        reader,
+        "gru",
+        cell.bias_initializer,
+        cell.reset_after,
+        ", reset_after=True",
     )
-    if not plain:
-        raise reader.refuse(
-            layer,
-            "only tanh/sigmoid activations, no dropout, state or reversed time, reset_after=True",
-        )
-    item = {
-        "kernel": reader.variable(
-            layer,
-            cell.kernel,
-            cell.kernel_initializer,
-            cell.kernel_regularizer,
-            "kernel",
-        ),
-        "recurrent_kernel": reader.variable(
-            layer,
-            cell.recurrent_kernel,
-            cell.recurrent_initializer,
-            cell.recurrent_regularizer,
-            "recurrent_kernel",
-        ),
-    }
-    if cell.use_bias:
-        item["bias"] = reader.variable(
-            layer, cell.bias, cell.bias_initializer, cell.bias_regularizer, "bias"
-        )
-    item["return_sequences"] = bool(layer.return_sequences)
-    return [{"gru": item}]
 
 
 VALID = (

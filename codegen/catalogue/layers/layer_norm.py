@@ -10,7 +10,7 @@ through `tf.nn.moments` and `tf.nn.batch_normalization`. A padding mask
 """
 
 from codegen.catalogue.base import Param
-from codegen.catalogue.layers.group_norm import last_axis
+from codegen.catalogue.layers.group_norm import last_axis, norm_from_keras
 
 PARAMS = (
     ("gamma", Param("variable", None)),
@@ -49,30 +49,7 @@ KERAS = ("LayerNormalization",)
 
 
 def from_keras(layer, reader):
-    """A Keras `LayerNormalization` over the last axis."""
-    axis = layer.axis if isinstance(layer.axis, int) else tuple(layer.axis)
-    if axis not in (
-        -1,
-        (-1,),
-        len(layer.input_shape) - 1,
-        (len(layer.input_shape) - 1,),
-    ):
-        raise reader.refuse(layer, "only normalization over the last axis")
-    item = {}
-    if layer.scale:
-        item["gamma"] = reader.variable(
-            layer,
-            layer.gamma,
-            layer.gamma_initializer,
-            layer.gamma_regularizer,
-            "gamma",
-        )
-    if layer.center:
-        item["beta"] = reader.variable(
-            layer, layer.beta, layer.beta_initializer, layer.beta_regularizer, "beta"
-        )
-    item["epsilon"] = float(layer.epsilon)
-    return [{"layer_norm": item}]
+    return norm_from_keras(layer, reader, "layer_norm")
 
 
 VALID = (

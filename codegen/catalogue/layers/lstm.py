@@ -87,12 +87,13 @@ def helpers(params):
 KERAS = ("LSTM",)
 
 
-def from_keras(layer, reader):
-    """A Keras `LSTM` with its default activations (tanh, sigmoid), no dropout,
-    no state in or out; Keras' `unit_forget_bias` is the `unit_forget_bias` initializer."""
+def recurrent_from_keras(layer, reader, kind, bias_initializer, plain=True, why=""):
+    """A Keras LSTM or GRU as `kind`: default activations (tanh, sigmoid), no
+    dropout, no state in or out, time forwards (and what `plain` adds)."""
     cell = layer.cell
     plain = (
-        reader.activation_name(cell.activation) == "tanh"
+        plain
+        and reader.activation_name(cell.activation) == "tanh"
         and reader.activation_name(cell.recurrent_activation) == "sigmoid"
         and not cell.dropout
         and not cell.recurrent_dropout
@@ -103,7 +104,7 @@ def from_keras(layer, reader):
     if not plain:
         raise reader.refuse(
             layer,
-            "only tanh/sigmoid activations, no dropout, state or reversed time",
+            f"only tanh/sigmoid activations, no dropout, state or reversed time{why}",
         )
     item = {
         "kernel": reader.variable(
@@ -123,14 +124,17 @@ def from_keras(layer, reader):
     }
     if cell.use_bias:
         item["bias"] = reader.variable(
-            layer,
-            cell.bias,
-            "unit_forget_bias" if cell.unit_forget_bias else cell.bias_initializer,
-            cell.bias_regularizer,
-            "bias",
+            layer, cell.bias, bias_initializer, cell.bias_regularizer, "bias"
         )
     item["return_sequences"] = bool(layer.return_sequences)
-    return [{"lstm": item}]
+    return [{kind: item}]
+
+
+def from_keras(layer, reader):
+    """A Keras `LSTM`; its `unit_forget_bias` is the `unit_forget_bias` initializer."""
+    cell = layer.cell
+    bias = "unit_forget_bias" if cell.unit_forget_bias else cell.bias_initializer
+    return recurrent_from_keras(layer, reader, "lstm", bias)
 
 
 VALID = (

@@ -1,7 +1,7 @@
 """2-D max pooling of NHWC input."""
 
 from codegen.catalogue.base import Param
-from codegen.shapes import need_rank, spatial
+from codegen.shapes import need_float, need_rank, spatial
 
 PARAMS = (
     ("size", Param("positive_int", 2)),
@@ -10,8 +10,11 @@ PARAMS = (
 )
 
 
-def output(flow, params, variables, field):
+def pool_output(flow, params, kind):
+    """The output of 2-D pooling `kind` (max or average) of an NHWC input."""
     need_rank(flow, 4, "a [batch, height, width, channels]")
+    if kind == "avg_pool2d":
+        need_float(flow)
     size = int(params["size"])
     stride = int(params["strides"] or size)
     padding = str(params["padding"])
@@ -20,26 +23,25 @@ def output(flow, params, variables, field):
     return flow.to((None, height, width, flow.shape[3]))
 
 
+def output(flow, params, variables, field):
+    return pool_output(flow, params, "max_pool2d")
+
+
 KERAS = ("MaxPooling2D",)
 
 
-def from_keras(layer, reader):
+def pool_from_keras(layer, reader, kind):
+    """A Keras 2-D pooling layer (square, channels last) as `kind`."""
     size, strides = tuple(layer.pool_size), tuple(layer.strides)
-    if (
-        size[0] != size[1]
-        or strides[0] != strides[1]
-        or layer.data_format != "channels_last"
-    ):
+    square = size[0] == size[1] and strides[0] == strides[1]
+    if not square or layer.data_format != "channels_last":
         raise reader.refuse(layer, "only square, channels-last pooling")
-    return [
-        {
-            "max_pool2d": {
-                "size": size[0],
-                "strides": strides[0],
-                "padding": layer.padding.upper(),
-            }
-        }
-    ]
+    padding = layer.padding.upper()
+    return [{kind: {"size": size[0], "strides": strides[0], "padding": padding}}]
+
+
+def from_keras(layer, reader):
+    return pool_from_keras(layer, reader, "max_pool2d")
 
 
 VALID = (
