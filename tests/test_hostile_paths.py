@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, sigint_default
 
 from codegen import generate
 
@@ -519,6 +519,7 @@ def test_random_interrupts_never_hang_or_leave_temp_files(forty):
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            preexec_fn=sigint_default,
         )
         time.sleep(rng.uniform(0.2, 1.3))  # start-up takes about 0.5 s
         for _ in range(rng.randint(1, 3)):

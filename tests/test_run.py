@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, sigint_default
 
 from codegen.workers import all_worker_pids
 
@@ -141,6 +141,7 @@ def test_ctrl_c_stops_the_workers(no_new_workers):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,
     )
     try:
         lines = []
@@ -177,6 +178,7 @@ def loopback_workers():
             [str(binary), f"--port={port}", "--max_concurrent_computation_calls=-1"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=sigint_default,
         )
         for port in ports
     ]
