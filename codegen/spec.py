@@ -76,8 +76,7 @@ class Metric:
     aggregation: str
     location: Location
     params: Mapping[str, object] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}),
-        metadata={"digest_default": True},
+        default_factory=lambda: MappingProxyType({})
     )
     """The metric's parameters other than `aggregation`, defaults filled in."""
 

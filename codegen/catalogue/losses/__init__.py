@@ -6,6 +6,7 @@ batch's data loss, from `label` and `predictions`.
 """
 
 from codegen.catalogue.base import FLOAT_DTYPES, INT_DTYPES, Param
+from codegen.shapes import fmt  # noqa: F401 - entries import it from here
 
 L2 = ("l2", Param("non_negative", 0.0))
 REDUCTION = ("reduction", Param("enum", "mean", ("mean", "sum"), later=True))
@@ -15,10 +16,6 @@ FROM_LOGITS = ("from_logits", Param("bool", False))
 
 BINARY_LABEL_DTYPES = (*FLOAT_DTYPES, *INT_DTYPES, "bool")
 """Label dtypes of binary_crossentropy and binary_accuracy: 0/1 as float, integer or bool."""
-
-
-def fmt(shape) -> str:
-    return "[" + ", ".join("null" if dim is None else str(dim) for dim in shape) + "]"
 
 
 def same_shape(label, output):

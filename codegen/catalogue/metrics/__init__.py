@@ -8,6 +8,7 @@ update them from `label`, `predictions`, `loss` and `num_examples`; its
 """
 
 from codegen.catalogue.base import Param
+from codegen.shapes import fmt  # noqa: F401 - entries import it from here
 
 COUNTER_AGGREGATIONS = ("sum", "max", "min")
 MEAN_AGGREGATIONS = ("mean", "max", "min")
@@ -19,10 +20,6 @@ def aggregation(default: str, allowed: tuple[str, ...]) -> tuple:
 
 COUNTER_PARAMS = aggregation("sum", COUNTER_AGGREGATIONS)
 MEAN_PARAMS = aggregation("mean", MEAN_AGGREGATIONS)
-
-
-def fmt(shape) -> str:
-    return "[" + ", ".join("null" if dim is None else str(dim) for dim in shape) + "]"
 
 
 PROBE = """
