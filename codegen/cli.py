@@ -258,7 +258,7 @@ def check_command(
         if outcome.status in ("stale", "missing"):
             _err(
                 f"{outcome.status}: {printable(outcome.output)} "
-                f"(spec {printable(outcome.spec)})"
+                f"(spec {printable(outcome.spec)}): {printable(outcome.explanation())}"
             )
             for line in outcome.diff.splitlines():
                 shown = printable(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from codegen.pyfmt import escape
 
@@ -21,8 +22,18 @@ def format_header(version: str, spec_ref: str, digest: str) -> str:
     return f"{GENERATED_MARKER}{version} from {escape(spec_ref)} (sha256 {digest}). DO NOT EDIT."
 
 
-def spec_ref_of(text: str) -> str | None:
-    """The spec path (relative to the module) named in a module's header, if it has one.
+@dataclass(frozen=True)
+class Header:
+    """What a module's first line says: the wrapgen version, the spec path (relative to
+    the module) and the digest of the spec it was generated from."""
+
+    version: str
+    spec_ref: str
+    digest: str
+
+
+def parse_header(text: str) -> Header | None:
+    """The header of a module's text, or None when its first line is not one.
 
     A header is untrusted text: a path that is empty or holds a NUL character
     (which no file name can) makes the header unreadable, so None.
@@ -32,7 +43,15 @@ def spec_ref_of(text: str) -> str | None:
     if match is None:
         return None
     spec_ref = _ESCAPE.sub(_unescape_one, match.group("spec"))
-    return spec_ref if spec_ref and "\0" not in spec_ref else None
+    if not spec_ref or "\0" in spec_ref:
+        return None
+    return Header(match.group("version"), spec_ref, match.group("digest"))
+
+
+def spec_ref_of(text: str) -> str | None:
+    """The spec path (relative to the module) named in a module's header, if it has one."""
+    header = parse_header(text)
+    return None if header is None else header.spec_ref
 
 
 def _unescape_one(match: re.Match[str]) -> str:

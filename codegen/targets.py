@@ -13,6 +13,7 @@ names some other file never gets its content parsed or printed.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,7 +171,19 @@ def _check_header_spec(module: Path, spec: Path, root: Path) -> None:
         )
     except OutsideRoot as outside:
         raise UsageError(str(outside)) from None
+    if not spec.exists() and not spec.is_symlink():
+        raise _problem(
+            module,
+            f"its header names the spec {printable(spec)}, which does not exist: restore "
+            "the spec (e.g. from version control), or, if it moved, regenerate from its "
+            f"new path with `wrapgen NEW_SPEC -o {printable(_quoted(module))}`, or, if the "
+            "model is gone, delete this module",
+        )
     _require_spec(spec, module, f"its header names {printable(spec)}")
+
+
+def _quoted(path: Path) -> str:
+    return shlex.quote(str(path))
 
 
 def _require_spec(spec: Path, blamed: Path, how: str) -> None:

@@ -212,3 +212,87 @@ def test_a_header_naming_a_file_outside_the_repository_is_not_read(
         assert result.returncode == 1, result.stdout
         assert "TOPSECRET" not in result.stdout + result.stderr
         assert "outside the project root" in result.stdout
+
+
+HANDWRITTEN = ROOT / "tests" / "handwritten" / "linear_regression.py"
+PLANTED = "        self._a.assign(self._a * 0.5)  # a weight written in forward_pass\n"
+
+
+def _with_planted_defect(text: str) -> tuple[str, int]:
+    """The hand-written model with a weight written in forward_pass, and that line's number."""
+    anchor = "        loss = tf.reduce_mean(0.5 * tf.square(error))\n"
+    assert anchor in text
+    broken = text.replace(anchor, anchor + PLANTED, 1)
+    return broken, broken.splitlines().index(PLANTED.rstrip("\n")) + 1
+
+
+def test_verify_hook_passes_clean_models_and_reports_a_planted_defect(fresh_repo):
+    repo, env, source = fresh_repo
+    shutil.copy(HANDWRITTEN, repo / "clean.py")
+    shutil.copy(EXAMPLES / "linear_regression.yaml", repo / "spec.yaml")
+    shutil.copy(EXAMPLES / "linear_regression.py", repo / "spec.py")
+    (repo / "notes.py").write_text("print('no model here')\n")
+    _commit_all(repo)
+    result = _hook(repo, "wrapgen-verify", env, source)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    broken, line = _with_planted_defect(HANDWRITTEN.read_text("utf-8"))
+    (repo / "broken.py").write_text(broken, "utf-8")
+    _commit_all(repo)
+    result = _hook(repo, "wrapgen-verify", env, source)
+    assert result.returncode == 1, result.stdout + result.stderr
+    findings = [
+        text for text in result.stdout.splitlines() if text.startswith("broken.py:")
+    ]
+    assert len(findings) == 1 and findings[0].startswith(f"broken.py:{line}:")
+    assert " WG301 " in findings[0]
+    assert "clean.py:" not in result.stdout and "spec.py:" not in result.stdout
+
+
+def test_readme_pre_commit_config_works_as_written(fresh_repo):
+    """The README's `.pre-commit-config.yaml`, copied verbatim, with the wrapgen of this
+    environment on PATH as a user's active environment has it."""
+    repo, env, _ = fresh_repo
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = readme.split("<!-- pre-commit-config: begin -->\n", 1)[1]
+    block = block.split("<!-- pre-commit-config: end -->", 1)[0]
+    config = block.split("\n", 1)[1].rsplit("```", 1)[0]
+    (repo / ".pre-commit-config.yaml").write_text(config)
+    (repo / "models").mkdir()
+    shutil.copy(EXAMPLES / "mnist_logistic.yaml", repo / "models")
+    shutil.copy(EXAMPLES / "mnist_logistic.py", repo / "models")
+    shutil.copy(HANDWRITTEN, repo / "models" / "hand.py")
+    _commit_all(repo)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**env, "PATH": bin_dir + os.pathsep + env.get("PATH", "")}
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*PRE_COMMIT, "run", "--all-files", "--color", "never"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    passed = run()
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert passed.stdout.count("Passed") == 2
+
+    spec = repo / "models" / "mnist_logistic.yaml"
+    spec.write_text(
+        spec.read_text().replace("learning_rate: 0.1", "learning_rate: 0.2")
+    )
+    hand = repo / "models" / "hand.py"
+    broken, line = _with_planted_defect(hand.read_text("utf-8"))
+    hand.write_text(broken, "utf-8")
+    failed = run()
+    assert failed.returncode == 1
+    assert (
+        "stale: models/mnist_logistic.py (spec models/mnist_logistic.yaml): its spec "
+        "changed since it was generated; run: wrapgen models/mnist_logistic.yaml"
+        in failed.stdout
+    )
+    assert f"models/hand.py:{line}:" in failed.stdout
+    assert "LEARNING_RATE = 0.1" in (repo / "models" / "mnist_logistic.py").read_text()

@@ -80,9 +80,11 @@ def test_check_accepts_a_hand_edited_module_alone(project):
     assert "-LEARNING_RATE = 0.3\n+LEARNING_RATE = 0.1" in result.stdout
     assert result.stdout.startswith("--- models/mnist_logistic_model.py (on disk)")
     assert "\x1b[" not in result.stdout  # not a terminal: plain
-    assert (
-        "stale: models/mnist_logistic_model.py (spec models/mnist_logistic.yaml)"
-        in result.stderr
+    assert result.stderr == (
+        "stale: models/mnist_logistic_model.py (spec models/mnist_logistic.yaml): "
+        "edited by hand (its spec is unchanged since it was generated): move the change "
+        "into the spec, then run: wrapgen models/mnist_logistic.yaml (this discards the "
+        "edit)\n"
     )
     assert module.read_text("utf-8") != fresh  # check never writes
     coloured = wrapgen(
@@ -107,9 +109,84 @@ def test_check_json_reports_every_target(project):
         "spec",
         "output",
         "status",
+        "reason",
+        "fix",
         "message",
         "diff",
     }
+    missing = report["linear_regression_model.py"]
+    assert (missing["reason"], missing["fix"]) == (
+        "",
+        "wrapgen models/linear_regression.yaml",
+    )
+
+
+def _stale_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1, result.stderr
+    return result.stderr.splitlines()[0]
+
+
+def test_check_says_why_a_module_is_stale_and_the_command_that_fixes_it(project):
+    spec = project / "models" / "mnist_logistic.yaml"
+    module = project / "models" / "mnist_logistic_model.py"
+    spec.write_text(
+        spec.read_text("utf-8").replace("learning_rate: 0.1", "learning_rate: 0.2")
+    )
+    prefix = "stale: models/mnist_logistic_model.py (spec models/mnist_logistic.yaml): "
+    for named in ("models/mnist_logistic.yaml", "models/mnist_logistic_model.py"):
+        assert _stale_line(wrapgen("check", named, cwd=project)) == (
+            prefix + "its spec changed since it was generated; run: "
+            "wrapgen models/mnist_logistic.yaml"
+        )
+    report = json.loads(wrapgen("check", "--format", "json", cwd=project).stdout)
+    stale = [item for item in report if item["status"] == "stale"]
+    assert [(i["reason"], i["fix"]) for i in stale] == [
+        ("spec-changed", "wrapgen models/mnist_logistic.yaml")
+    ]
+    # The printed command is the fix: after it, the module is fresh.
+    fixed = subprocess.run(
+        [*WRAPGEN, *stale[0]["fix"].split()[1:]],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert wrapgen("check", cwd=project).returncode == 0
+    # From another folder, and for a module outside the naming the config gives.
+    elsewhere = project / "models"
+    assert (
+        wrapgen("models/mnist_logistic.yaml", "-o", "other.py", cwd=project).returncode
+        == 0
+    )
+    spec.write_text(spec.read_text("utf-8").replace("0.2", "0.3"))
+    assert _stale_line(wrapgen("check", "../other.py", cwd=elsewhere)) == (
+        "stale: ../other.py (spec ../models/mnist_logistic.yaml): its spec changed since "
+        "it was generated; run: wrapgen mnist_logistic.yaml -o ../other.py"
+    )
+    # A header someone rewrote, and a file wrapgen did not write.
+    module.write_text("# my model\n" + module.read_text("utf-8"), "utf-8")
+    assert "wrapgen will not replace it" in _stale_line(
+        wrapgen("check", "models/mnist_logistic.yaml", cwd=project)
+    )
+    text = module.read_text("utf-8").split("\n", 1)[1]
+    module.write_text(text.replace("DO NOT EDIT.", "EDITED.", 1), "utf-8")
+    assert "its first line is not the header wrapgen wrote" in _stale_line(
+        wrapgen("check", "models/mnist_logistic.yaml", cwd=project)
+    )
+
+
+def test_a_module_whose_spec_is_gone_says_what_to_do(project):
+    (project / "models" / "mnist_logistic.yaml").unlink()
+    result = wrapgen("check", "models/mnist_logistic_model.py", cwd=project)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "models/mnist_logistic_model.py:1:1: its header names the spec "
+        "models/mnist_logistic.yaml, which does not exist: restore the spec (e.g. from "
+        "version control), or, if it moved, regenerate from its new path with `wrapgen "
+        "NEW_SPEC -o models/mnist_logistic_model.py`, or, if the model is gone, delete "
+        "this module\n"
+    )
 
 
 def test_check_of_a_broken_spec_exits_2_and_names_it(project):
@@ -358,3 +435,47 @@ def test_many_specs_are_generated_in_parallel_exactly_as_one_by_one(tmp_path):
     assert checked.returncode == 1
     statuses = [item["status"] for item in json.loads(checked.stdout)]
     assert statuses == ["stale" if i == 7 else "fresh" for i in range(count)]
+
+
+def _readme_block(marker: str) -> str:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = readme.split(f"<!-- {marker}: begin -->\n", 1)[1]
+    block = block.split(f"<!-- {marker}: end -->", 1)[0]
+    return block.split("\n", 1)[1].rsplit("```", 1)[0]
+
+
+def test_readme_formatter_excludes_keep_ruff_off_generated_modules(project):
+    """The README's ruff settings, in a project whose own style differs from wrapgen's."""
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed")
+    pyproject = project / "pyproject.toml"
+    own_style = (
+        '\n[tool.ruff]\nline-length = 60\n\n[tool.ruff.lint]\nselect = ["ALL"]\n'
+    )
+    pyproject.write_text(pyproject.read_text() + own_style)
+    modules = sorted((project / "models").glob("*_model.py"))
+    before = [m.read_bytes() for m in modules]
+
+    def ruff_run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(ruff), *args, "--no-cache", "."],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert ruff_run("format", "--check").returncode == 1  # would rewrite the modules
+    assert ruff_run("check").returncode == 1
+    settings = _readme_block("formatter-excludes")
+    ruff_settings = settings.split("[tool.black]", 1)[0].replace("[tool.ruff]\n", "", 1)
+    pyproject.write_text(
+        pyproject.read_text().replace("[tool.ruff]\n", "[tool.ruff]\n" + ruff_settings)
+    )
+    formatted = ruff_run("format")
+    assert formatted.returncode == 0, formatted.stderr
+    checked = ruff_run("check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert [m.read_bytes() for m in modules] == before
+    assert wrapgen("check", cwd=project).returncode == 0
