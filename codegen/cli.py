@@ -393,8 +393,14 @@ def verify_command(
     "run",
     help="Train a spec's module (generated into a temporary folder and verified), or a "
     "generated module, with FedAvg, then evaluate it with fed_eval on held-out clients.\n\n"
-    "Data: --data digits (scikit-learn's 8x8 digits, split non-IID by label skew) or "
-    "--data synthetic (learnable data shaped by the spec). --workers N spreads each round's "
+    "Data: --data digits (scikit-learn's 8x8 digits, split non-IID by label skew), "
+    "--data synthetic (learnable data shaped by the spec), or your own clients: "
+    "--data PATH.npz (an array per spec input plus client_id, one row per example), "
+    "--data PATH.csv (a header; a column per input value, NAME or NAME_0 ... NAME_k, "
+    "plus client_id) or --data MODULE:FUNCTION (imported from the current directory; "
+    "returns a tff.simulation.datasets.ClientData or a mapping of client id to "
+    "tf.data.Dataset). Bad data is one line per problem, exit 2, before training. "
+    "--workers N spreads each round's "
     "clients over N local TFF C++ worker processes, --worker-address over running ones. "
     "No worker wrapgen starts outlives the command.\n\n"
     "Exit codes: 0 trained, 1 verification findings or training failed, 2 bad input or "
@@ -407,10 +413,52 @@ def run_command(
         help="Spec (YAML) or generated module.",
         show_default=False,
     ),
-    data: str = typer.Option("digits", help="digits or synthetic."),
+    data: str = typer.Option(
+        "digits",
+        metavar="SOURCE",
+        help="digits, synthetic, PATH.npz, PATH.csv or MODULE:FUNCTION (see above).",
+    ),
+    eval_data: Optional[str] = typer.Option(
+        None,
+        metavar="SOURCE",
+        help="Evaluation clients: PATH.npz, PATH.csv or MODULE:FUNCTION "
+        "(default: hold out --eval-fraction of the --data clients).",
+        show_default=False,
+    ),
+    eval_fraction: Optional[float] = typer.Option(
+        None,
+        help="Share of your --data clients held out for evaluation, chosen with --seed "
+        "(default 0.2).",
+        show_default=False,
+    ),
+    batch_size: int = typer.Option(32, min=1, help="Examples per local batch."),
+    local_epochs: int = typer.Option(
+        1, min=1, help="Passes over its data each sampled client makes per round."
+    ),
+    shuffle_buffer: int = typer.Option(
+        1000, min=0, help="Shuffle buffer of each client's examples (0: data order)."
+    ),
+    server_optimizer: str = typer.Option(
+        "sgd",
+        metavar="sgd|sgdm|adam|adagrad|yogi",
+        help="TFF optimizer of the server update (sgdm: momentum 0.9).",
+    ),
+    server_learning_rate: Optional[float] = typer.Option(
+        None,
+        help="Server learning rate (default: sgd 1, sgdm 1, adam 0.01, adagrad 0.1, "
+        "yogi 0.01).",
+        show_default=False,
+    ),
+    client_learning_rate: Optional[float] = typer.Option(
+        None,
+        help="Replaces the learning rate of the spec's optimizer (default: the spec's).",
+        show_default=False,
+    ),
     rounds: int = typer.Option(20, min=1, help="FedAvg rounds."),
     clients: int = typer.Option(10, min=1, help="Clients sampled per round."),
-    data_clients: int = typer.Option(20, min=1, help="Clients the data is split into."),
+    data_clients: int = typer.Option(
+        20, min=1, help="Clients digits or synthetic data is split into."
+    ),
     skew: float = typer.Option(0.5, help="Label skew of digits in [0, 1]: 0 is IID."),
     examples: int = typer.Option(256, min=1, help="Examples per synthetic client."),
     seed: int = typer.Option(0, help="Seed of the data split and client sampling."),
@@ -437,6 +485,14 @@ def run_command(
 
     options = RunOptions(
         data=data,
+        eval_data=eval_data,
+        eval_fraction=eval_fraction,
+        batch_size=batch_size,
+        local_epochs=local_epochs,
+        shuffle_buffer=shuffle_buffer,
+        server_optimizer=server_optimizer,
+        server_learning_rate=server_learning_rate,
+        client_learning_rate=client_learning_rate,
         rounds=rounds,
         clients=clients,
         data_clients=data_clients,

@@ -1,14 +1,16 @@
-"""Federated data for `wrapgen run`: scikit-learn's digits split across clients, or synthetic data.
+"""Federated data for `wrapgen run`: scikit-learn's digits, synthetic data, or the user's table.
 
-NumPy and scikit-learn only (no TensorFlow). Every function returns plain
-`{"x": features, "y": label}` dicts of arrays, one per client, shaped to the
-spec's declared inputs.
+NumPy and scikit-learn only (no TensorFlow). Clients are read when sampled:
+`ArrayClients.examples(id)` gives one client's `{"x": features, "y": label}`
+arrays, shaped to the spec's declared inputs. A user's ClientData function is
+held as `codegen.clientdata.DatasetClients` (TensorFlow).
 """
 
 from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,12 +24,41 @@ DIGIT_CLASSES = 10
 DIGIT_PIXELS = 64
 
 
+class ArrayClients:
+    """Clients whose examples are NumPy arrays, fetched when a client is sampled."""
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        examples: Callable[[str], collections.OrderedDict],
+    ) -> None:
+        self.ids = list(ids)
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_list(cls, clients: list[collections.OrderedDict]) -> ArrayClients:
+        """Clients "0", "1", ... holding the given arrays."""
+        return cls([str(i) for i in range(len(clients))], lambda c: clients[int(c)])
+
+    @classmethod
+    def from_table(cls, table, ids: Sequence[str] | None = None) -> ArrayClients:
+        """The clients `ids` (default all) of a `codegen.userdata.Table`."""
+        return cls(table.ids if ids is None else ids, table.examples)
+
+
 @dataclass(frozen=True)
 class FederatedData:
-    """Training clients to sample from each round, and held-out evaluation clients."""
+    """Training clients to sample from each round, and held-out evaluation clients.
 
-    train: list[collections.OrderedDict]
-    eval: list[collections.OrderedDict]
+    Each is an `ArrayClients` or a `codegen.clientdata.DatasetClients`: both
+    have `ids` and a length.
+    """
+
+    train: object
+    eval: object
     description: str
 
 
@@ -79,8 +110,8 @@ def digits(
         )
     evaluation = [client(images[i:held_out:4], labels[i:held_out:4]) for i in range(4)]
     return FederatedData(
-        train,
-        evaluation,
+        ArrayClients.from_list(train),
+        ArrayClients.from_list(evaluation),
         f"digits: {len(train_x)} training examples over {num_clients} clients "
         f"(label skew {skew}), {held_out} held out",
     )
@@ -92,14 +123,19 @@ def synthetic(
     """Learnable synthetic data from the spec's inputs (see `codegen.synthetic`)."""
     clients = make_client_data(spec, num_clients + 2, examples, seed, output_width)
     return FederatedData(
-        clients[:num_clients],
-        clients[num_clients:],
+        ArrayClients.from_list(clients[:num_clients]),
+        ArrayClients.from_list(clients[num_clients:]),
         f"synthetic: {num_clients} clients x {examples} examples, 2 held-out clients",
     )
 
 
 FLOAT_NUMPY = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 INT_NUMPY = {"int32": np.int32, "int64": np.int64}
+
+
+def check_digits(spec: Spec) -> None:
+    """Raise a UsageError, before TensorFlow is imported, unless the spec can take the digits."""
+    _digit_inputs(spec)
 
 
 def _digit_inputs(spec: Spec) -> tuple[Input, Input]:
@@ -131,8 +167,17 @@ def _digit_inputs(spec: Spec) -> tuple[Input, Input]:
         raise UsageError(
             f"--data digits: the spec {spec.name} cannot take the digits: expected "
             + "; ".join(problems)
+            + ". Train it on your own clients (--data PATH.npz, PATH.csv or "
+            "MODULE:FUNCTION) or on data shaped by the spec (--data synthetic)"
         )
     return spec.features[0], label
 
 
-__all__ = ["DIGIT_CLASSES", "FederatedData", "digits", "synthetic"]
+__all__ = [
+    "DIGIT_CLASSES",
+    "ArrayClients",
+    "FederatedData",
+    "check_digits",
+    "digits",
+    "synthetic",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_federated as tff  # noqa: E402
 
-from codegen.datasets import FederatedData  # noqa: E402
+from codegen.datasets import ArrayClients, FederatedData  # noqa: E402
 from codegen.errors import UsageError  # noqa: E402
 from codegen.pipeline import Generated  # noqa: E402
 from codegen.workers import stop_tff_workers  # noqa: E402
@@ -71,12 +72,40 @@ def to_datasets(clients: list, batch_size: int = 32) -> list[tf.data.Dataset]:
     ]
 
 
-def build_fed_avg(module: ModuleType) -> tff.templates.IterativeProcess:
-    """Weighted FedAvg with the module's client optimizer and metrics aggregator."""
+SERVER_OPTIMIZERS = {
+    "sgd": lambda rate: tff.learning.optimizers.build_sgdm(learning_rate=rate),
+    "sgdm": lambda rate: tff.learning.optimizers.build_sgdm(
+        learning_rate=rate, momentum=0.9
+    ),
+    "adam": lambda rate: tff.learning.optimizers.build_adam(learning_rate=rate),
+    "adagrad": lambda rate: tff.learning.optimizers.build_adagrad(learning_rate=rate),
+    "yogi": lambda rate: tff.learning.optimizers.build_yogi(learning_rate=rate),
+}
+"""TFF's own optimizers for the server update, by `--server-optimizer` name."""
+
+
+def build_fed_avg(
+    module: ModuleType,
+    server_optimizer: str = "sgd",
+    server_learning_rate: float = 1.0,
+    client_learning_rate: float | None = None,
+) -> tff.templates.IterativeProcess:
+    """Weighted FedAvg with the module's client optimizer and metrics aggregator.
+
+    `client_learning_rate` replaces the spec's (the module's `LEARNING_RATE`,
+    read when `client_optimizer()` builds the optimizer).
+    """
+    if client_learning_rate is not None:
+        if not hasattr(module, "LEARNING_RATE"):
+            raise UsageError(
+                f"--client-learning-rate: {module.__file__} has no LEARNING_RATE; "
+                "regenerate it from its spec"
+            )
+        module.LEARNING_RATE = client_learning_rate
     return tff.learning.algorithms.build_weighted_fed_avg(
         module.model_fn,
         client_optimizer_fn=module.client_optimizer(),
-        server_optimizer_fn=tff.learning.optimizers.build_sgdm(learning_rate=1.0),
+        server_optimizer_fn=SERVER_OPTIMIZERS[server_optimizer](server_learning_rate),
         metrics_aggregator=module.metrics_aggregator,
     )
 
@@ -188,6 +217,45 @@ def _remote_context(address: str, sync: bool = False, wait_s: float = 10.0):
     )
 
 
+@dataclass(frozen=True)
+class Local:
+    """How each client's examples become its local training: `--batch-size` etc."""
+
+    batch_size: int = 32
+    epochs: int = 1
+    shuffle_buffer: int = 0
+
+
+def client_data(clients) -> tff.simulation.datasets.ClientData:
+    """The clients as a TFF `ClientData` of examples; a client's dataset is made when asked for."""
+    if isinstance(clients, ArrayClients):
+
+        def examples(client_id: str) -> tf.data.Dataset:
+            return tf.data.Dataset.from_tensor_slices(clients.examples(client_id))
+
+    else:  # codegen.clientdata.DatasetClients
+        examples = clients.dataset
+    return tff.simulation.datasets.ClientData.from_clients_and_tf_fn(
+        clients.ids, examples
+    )
+
+
+def local_dataset(
+    examples: tf.data.Dataset, local: Local, seed: int | None = None
+) -> tf.data.Dataset:
+    """Shuffled (a seeded buffer), repeated for the local epochs, batched: TFF's usual order."""
+    if local.shuffle_buffer > 0:
+        examples = examples.shuffle(local.shuffle_buffer, seed=seed)
+    if local.epochs > 1:
+        examples = examples.repeat(local.epochs)
+    return examples.batch(local.batch_size)
+
+
+def _shuffle_seed(seed: int, number: int, client_id: str) -> int:
+    """A seed per run seed, round and client (stable across processes, unlike hash())."""
+    return zlib.crc32(f"{seed}/{number}/{client_id}".encode()) & 0x7FFFFFFF
+
+
 def train_and_evaluate(
     module: ModuleType,
     data: FederatedData,
@@ -196,18 +264,29 @@ def train_and_evaluate(
     seed: int,
     eval_every: int = 1,
     on_round: Callable[[int, dict, dict | None], None] | None = None,
+    *,
+    local: Local = Local(),
+    server_optimizer: str = "sgd",
+    server_learning_rate: float = 1.0,
+    client_learning_rate: float | None = None,
 ) -> RunResult:
     """FedAvg for `rounds` rounds over `clients_per_round` sampled clients, with fed_eval.
 
     Clients are sampled without replacement each round with a seeded RNG, so
-    the same arguments give the same rounds. The model is evaluated on the
-    held-out clients every `eval_every` rounds and after the last one.
+    the same arguments give the same rounds; a sampled client's dataset is
+    made then (and shuffled with a seed of the run, round and client). The
+    model is evaluated on the held-out clients (batched, neither shuffled
+    nor repeated) every `eval_every` rounds and after the last one.
     """
     result = RunResult()
     started = time.perf_counter()
-    train_data = to_datasets(data.train)
-    eval_data = to_datasets(data.eval)
-    process = build_fed_avg(module)
+    train_data = client_data(data.train)
+    eval_data = client_data(data.eval)
+    train_ids = list(train_data.client_ids)
+    evaluate_local = Local(batch_size=local.batch_size)
+    process = build_fed_avg(
+        module, server_optimizer, server_learning_rate, client_learning_rate
+    )
     evaluation = build_fed_eval(module)
     state = process.set_model_weights(
         process.initialize(), initial_weights(module, seed)
@@ -215,12 +294,20 @@ def train_and_evaluate(
     eval_state = evaluation.initialize()
     result.timings["build_s"] = time.perf_counter() - started
     rng = np.random.default_rng(seed)
-    count = min(clients_per_round, len(train_data))
+    count = min(clients_per_round, len(train_ids))
     round_times, eval_times = [], []
     for number in range(1, rounds + 1):
-        chosen = sorted(rng.choice(len(train_data), count, replace=False))
+        chosen = sorted(rng.choice(len(train_ids), count, replace=False))
+        datasets = [
+            local_dataset(
+                train_data.create_tf_dataset_for_client(train_ids[i]),
+                local,
+                _shuffle_seed(seed, number, train_ids[i]),
+            )
+            for i in chosen
+        ]
         tick = time.perf_counter()
-        output = process.next(state, [train_data[i] for i in chosen])
+        output = process.next(state, datasets)
         round_times.append(time.perf_counter() - tick)
         state = output.state
         metrics = _floats(output.metrics["client_work"]["train"])
@@ -231,10 +318,16 @@ def train_and_evaluate(
             eval_state = evaluation.set_model_weights(
                 eval_state, process.get_model_weights(state)
             )
+            eval_datasets = [
+                local_dataset(
+                    eval_data.create_tf_dataset_for_client(client_id), evaluate_local
+                )
+                for client_id in eval_data.client_ids
+            ]
             evaluated = _floats(
-                evaluation.next(eval_state, eval_data).metrics["client_work"]["eval"][
-                    "current_round_metrics"
-                ]
+                evaluation.next(eval_state, eval_datasets).metrics["client_work"][
+                    "eval"
+                ]["current_round_metrics"]
             )
             eval_times.append(time.perf_counter() - tick)
             result.eval.append({"round": number, **evaluated})

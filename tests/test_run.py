@@ -21,13 +21,14 @@ pytestmark = pytest.mark.tff
 DIGITS = str(EXAMPLES / "digits_logistic.yaml")
 
 
-def wrapgen_run(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+def wrapgen_run(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "codegen", "run", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=900,
+        env=env,
     )
 
 
@@ -104,14 +105,24 @@ def test_run_on_a_generated_module_and_synthetic_data(no_new_workers):
     assert report["train"]["num_examples"] == 128
 
 
-def test_spec_that_cannot_take_digits_is_a_clear_error(no_new_workers):
-    result = wrapgen_run(str(EXAMPLES / "linear_regression.yaml"), "--data", "digits")
-    assert result.returncode == 2
-    assert (
-        "--data digits: the spec LinearRegression cannot take the digits"
-        in result.stderr
+def test_spec_that_cannot_take_digits_is_a_clear_error(tmp_path, no_new_workers):
+    # The default --data is digits: the error names what else to use, before TensorFlow
+    # loads (a TensorFlow that fails on import shows it is never imported).
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text(
+        "raise ImportError('loaded')\n"
     )
-    assert "Traceback" not in result.stderr
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = wrapgen_run(str(EXAMPLES / "linear_regression.yaml"), env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "--data digits: the spec LinearRegression cannot take the digits"
+    )
+    assert result.stderr.endswith(
+        ". Train it on your own clients (--data PATH.npz, PATH.csv or "
+        "MODULE:FUNCTION) or on data shaped by the spec (--data synthetic)\n"
+    )
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_error_during_training_stops_the_workers(tmp_path, no_new_workers):
