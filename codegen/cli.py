@@ -24,7 +24,6 @@ from typer.core import TyperGroup
 from codegen import __version__
 from codegen.console import is_tty
 from codegen.errors import UsageError, WrapgenError, printable
-from codegen.pipeline import generate
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 written or up to date, 1 verification findings or stale modules, "
@@ -180,6 +179,7 @@ def generate_command(
     skip_other_files: bool = typer.Option(False, "--skip-other-files", help=_SKIP_HELP),
 ) -> None:
     from codegen import regenerate
+    from codegen.pipeline import generate
     from codegen.targets import named_target, resolve_targets
 
     paths = paths or []
