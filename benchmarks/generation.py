@@ -8,6 +8,10 @@ virtualenv: it needs a newer typing-extensions than TFF allows), that tool
 generating pydantic models from wrapgen's own spec JSON Schema. Prints the
 medians, the ratios and wrapgen's peak resident memory.
 
+Bytecode is on, as after `pip install` (which compiles it): one uncounted run
+of each command first writes Python's and Jinja's caches, so every counted
+run is a cold process that compiles nothing.
+
 Usage: .venv/bin/python benchmarks/generation.py [RUNS] [DATAMODEL_CODEGEN]
 """
 
@@ -28,9 +32,10 @@ SCHEMA = ROOT / "schema" / "wrapgen-spec.schema.json"
 
 def timed(command: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one child process."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
     )
     _, status, usage = os.wait4(process.pid, 0)
     assert status == 0, command
@@ -55,6 +60,8 @@ def main(runs: int, datamodel_codegen: str | None) -> None:
             str(folder / "models.py"),
         ]
     times: dict[str, list[float]] = {name: [] for name in commands}
+    for command in commands.values():
+        timed(command)  # writes the bytecode caches; not counted
     peaks = []
     for _ in range(runs):
         for name, command in commands.items():

@@ -284,3 +284,37 @@ def test_a_module_over_the_verifiers_limit_is_a_located_spec_error(monkeypatch):
     (problem,) = caught.value.problems
     assert (problem.location.line, problem.location.column) == (1, 1)
     assert "fits the verifier's limit of 20,000 bytes, found one of" in problem.message
+
+
+def test_compiled_template_cache_never_changes_the_module(tmp_path, monkeypatch):
+    """Jinja's compiled templates are cached like Python bytecode: a warm, damaged or
+    disabled cache gives the same bytes, and nothing is written when bytecode is off."""
+    from codegen import render
+
+    spec = EXAMPLES / "mnist_cnn.yaml"
+    expected = (EXAMPLES / "mnist_cnn.py").read_text("utf-8")
+
+    def generated(cache: Path) -> str:
+        monkeypatch.setattr(render, "BYTECODE_DIR", cache)
+        render.environment.cache_clear()
+        try:
+            return generate(spec, EXAMPLES / "mnist_cnn.py").text
+        finally:
+            render.environment.cache_clear()
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    assert generated(tmp_path / "off") == expected
+    assert not (tmp_path / "off").exists()
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    cache = tmp_path / "on"
+    assert generated(cache) == expected  # compiles and writes
+    entries = sorted(cache.iterdir())
+    assert len(entries) >= 10 and all(e.suffix == ".cache" for e in entries)
+    stamps = [e.stat().st_mtime_ns for e in entries]
+    assert generated(cache) == expected  # loads
+    assert [e.stat().st_mtime_ns for e in entries] == stamps
+    for entry in entries:
+        entry.write_bytes(b"damaged" + entry.read_bytes()[:20])
+    assert generated(cache) == expected  # recompiles and rewrites
+    assert all(not e.read_bytes().startswith(b"damaged") for e in entries)
