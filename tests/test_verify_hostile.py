@@ -52,7 +52,8 @@ def test_directory_with_hostile_files_still_reports_the_real_finding(tmp_path):
     )  # the most severe: over a limit (2) beats findings (1)
     assert result.stdout.splitlines() == [
         "model.py:62:9: WG301 `forward_pass` writes to a trainable variable "
-        "(`self._a`); it may change only local variables"
+        "(`self._a`); it may change only local variables (judged by the contract of "
+        "tff.learning.models.VariableModel (TFF 0.49 and later))"
     ]
     assert [line.split(":")[0] for line in result.stderr.splitlines()] == [
         "nested_brackets.py",

@@ -10,11 +10,18 @@ processes while tracing, so there only TensorFlow ops are reported; the
 metric aggregation inside `federated_output_computation`, and every
 computation of a generated module, must use intrinsics alone. All TensorFlow
 work belongs in `report_local_outputs` or in a `tff.tensorflow.computation`
-the body maps. Metric structures must agree:
-`report_local_unfinalized_metrics`, `metric_finalizers`,
-`report_local_outputs` and the federated aggregation have identical keys,
-with each metric once. The two modern methods return
-`collections.OrderedDict`: TFF's FedAvg rejects a plain `dict`.
+the body maps. `tff.sequence_*` intrinsics, computations defined at module
+level or in an enclosing builder (`server_init_tf()`), and trace-time Python
+(`len`, `isinstance`, logging, `tf.nest`, arithmetic on Python values rather
+than placed ones) are orchestration and allowed. Metric structures must
+agree: `report_local_unfinalized_metrics` and `metric_finalizers` have
+identical keys (also when a helper method or function builds either, or
+fills an `OrderedDict()` key by key); every key `report_local_outputs`
+reports is output or read by the classic aggregation (which may weight by a
+`num_examples_float` it does not output, or rename a metric); each metric
+appears once; a generated module's four structures have identical keys. The
+two modern methods return `collections.OrderedDict`: TFF's FedAvg rejects a
+plain `dict`.
 """
 
 from __future__ import annotations
@@ -223,7 +230,12 @@ def check(module: SourceModule) -> Iterator[Finding]:
                 builders = _computation_builders(module)
             yield from _federated_body(module, function, builders)
     for model in module.models:
-        yield from _metric_structures(module, model)
+        if not all(
+            model.inherits_from_model(name)
+            for name in METRIC_METHODS
+            if name in model.members
+        ):  # else checked where the model it inherits them from is
+            yield from _metric_structures(module, model)
 
 
 def _federated_body(
@@ -235,6 +247,7 @@ def _federated_body(
         and a.name.value == "federated_output_computation"
         for a in module.ancestors(function)
     )
+    placed = _Placed(module, function, computations) if strict else None
     skipped = (cst.Lambda, cst.Decorator)
     for node in module.findall(function.body, _BODY_NODES):
         if any(
@@ -247,13 +260,21 @@ def _federated_body(
         ):
             continue
         if isinstance(node, cst.Call):
-            finding = _call(module, function, node, computations, strict)
+            finding = _call(module, function, node, computations, placed)
             if finding is not None:
                 yield finding
-        elif strict and not (
+        elif placed is not None and not (
             isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)
         ):
-            yield _arithmetic(module, function, node)
+            operands = (
+                [node.left, node.right]
+                if isinstance(node, cst.BinaryOperation)
+                else [node.target, node.value]
+                if isinstance(node, cst.AugAssign)
+                else [node.expression]  # type: ignore[union-attr]
+            )
+            if any(placed.holds(operand) for operand in operands):
+                yield _arithmetic(module, function, node)
 
 
 def _is_computation(module: SourceModule, function: cst.CSTNode) -> bool:
@@ -263,35 +284,60 @@ def _is_computation(module: SourceModule, function: cst.CSTNode) -> bool:
     )
 
 
+def _makes_computation(module: SourceModule, value: cst.CSTNode | None) -> bool:
+    """`tff.tensorflow.computation(fn, ...)`, `tff.federated_computation(fn)` and the like."""
+    return isinstance(value, cst.Call) and module.call_name(value) in (
+        TENSORFLOW_COMPUTATIONS + (FEDERATED_COMPUTATION,)
+    )
+
+
 def _computations_in_scope(
     module: SourceModule, function: cst.FunctionDef, builders: set[str]
 ) -> set[str]:
     """Names that hold TFF computations where `function`'s body runs.
 
-    The computations defined in its body or in an enclosing function, and
-    names an enclosing function binds to the result of one of `builders`,
-    the module-level functions that return a computation they define.
+    The computations defined (by decorator, or by calling
+    `tff.tensorflow.computation(fn)` / `tff.tf_computation(fn)` /
+    `tff.federated_computation(fn)`) at module level, in its body or in an
+    enclosing function, and names an enclosing function binds to the result
+    of one of `builders`, the module-level functions that return a
+    computation they define.
     """
+    names = set(_module_computations(module))
     scopes = [
         function,
         *(a for a in module.ancestors(function) if isinstance(a, cst.FunctionDef)),
     ]
-    names: set[str] = set()
     for scope in scopes:
         for inner in module.findall(scope.body, m.FunctionDef()):
             if _is_computation(module, inner):
                 names.add(inner.name.value)
         for assign in module.findall(scope.body, m.Assign()):
-            if (
-                isinstance(assign.value, cst.Call)
-                and isinstance(assign.value.func, cst.Name)
-                and assign.value.func.value in builders
+            value = assign.value
+            if _makes_computation(module, value) or (
+                isinstance(value, cst.Call)
+                and isinstance(value.func, cst.Name)
+                and value.func.value in builders
             ):
                 names.update(
                     t.target.value
                     for t in assign.targets
                     if isinstance(t.target, cst.Name)
                 )
+    return names
+
+
+def _module_computations(module: SourceModule) -> set[str]:
+    names = {
+        name
+        for name, function in module.functions.items()
+        if _is_computation(module, function)
+    }
+    names.update(
+        name
+        for name, value in module.assignments.items()
+        if _makes_computation(module, value)
+    )
     return names
 
 
@@ -316,6 +362,148 @@ def _computation_builders(module: SourceModule) -> set[str]:
 
 _BODY_NODES = m.Call() | m.BinaryOperation() | m.UnaryOperation() | m.AugAssign()
 
+INTRINSIC_PREFIXES = (
+    "tensorflow_federated.federated_",
+    "tensorflow_federated.sequence_",
+)
+"""`tff.federated_*` and `tff.sequence_*` intrinsics."""
+
+TRACE_TIME_TENSORFLOW = (
+    "tensorflow.nest.",
+    "tensorflow.dtypes.",
+    "tensorflow.as_dtype",
+)
+"""TensorFlow utilities that work on Python structures and types, not tensors."""
+
+TRACE_TIME_PYTHON = frozenset(
+    {
+        "isinstance",
+        "issubclass",
+        "len",
+        "range",
+        "enumerate",
+        "zip",
+        "print",
+        "str",
+        "repr",
+        "int",
+        "float",
+        "bool",
+        "sorted",
+        "getattr",
+        "hasattr",
+        "type",
+        "format",
+        "iter",
+        "next",
+        "any",
+        "all",
+        "min",
+        "max",
+        "ValueError",
+        "TypeError",
+    }
+)
+"""Python builtins a federated computation may call while TFF traces it."""
+
+TYPE_ATTRIBUTES = frozenset({"type_signature", "dtype", "shape", "placement", "member"})
+"""Attributes of a placed value (or its type) that are Python values at trace time."""
+
+
+class _Placed:
+    """Which expressions of a federated computation's body hold placed values.
+
+    Its parameters do; so does what a `tff.federated_*` / `tff.sequence_*`
+    intrinsic or a computation returns, an attribute or item of a placed
+    value (not its `type_signature`), and a name bound to any of these.
+    Python builtins (`len`, `isinstance`), logging and type attributes give
+    trace-time Python values: arithmetic on them is orchestration.
+    """
+
+    def __init__(
+        self, module: SourceModule, function: cst.FunctionDef, computations: set[str]
+    ) -> None:
+        self.module = module
+        self.computations = computations
+        params = function.params
+        self.names = {
+            p.name.value
+            for p in (
+                *params.posonly_params,
+                *params.params,
+                *params.kwonly_params,
+            )
+        }
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                self.names.add(star.name.value)
+        bindings = [
+            (
+                node.targets[0].target if isinstance(node, cst.Assign) else node.target,
+                node,
+            )
+            for node in module.findall(
+                function.body, m.Assign() | m.For() | m.CompFor()
+            )
+            if not isinstance(node, cst.Assign) or len(node.targets) == 1
+        ]
+        for _ in range(MAX_ROUNDS):  # a fixed point; each round adds a name or stops
+            before = len(self.names)
+            for target, node in bindings:
+                value = node.value if isinstance(node, cst.Assign) else node.iter
+                if self.holds(value):
+                    self.names.update(_target_names(target))
+            if len(self.names) == before:
+                break
+
+    def holds(self, node: cst.CSTNode, depth: int = 0) -> bool:
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(node, cst.Name):
+            return node.value in self.names
+        if isinstance(node, cst.Attribute):
+            if node.attr.value in TYPE_ATTRIBUTES:
+                return False
+            return self.holds(node.value, depth + 1)
+        if isinstance(node, cst.Subscript):
+            return self.holds(node.value, depth + 1)
+        if isinstance(node, cst.Call):
+            name = self.module.call_name(node) or ""
+            if name.startswith(INTRINSIC_PREFIXES) or (
+                isinstance(node.func, cst.Name) and node.func.value in self.computations
+            ):
+                return True
+            if _trace_time_python(name):
+                return False
+            return any(self.holds(arg.value, depth + 1) for arg in node.args)
+        if isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
+            return self.holds(node.left, depth + 1) or self.holds(node.right, depth + 1)
+        if isinstance(node, cst.UnaryOperation):
+            return self.holds(node.expression, depth + 1)
+        if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+            return any(self.holds(e.value, depth + 1) for e in node.elements)
+        return False
+
+
+MAX_ROUNDS = 20
+MAX_DEPTH = 40
+
+
+def _target_names(target: cst.CSTNode) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _target_names(element.value)
+
+
+def _trace_time_python(name: str) -> bool:
+    return (
+        name in TRACE_TIME_PYTHON
+        or name.startswith(("logging.", "absl.logging."))
+        or name.startswith(TRACE_TIME_TENSORFLOW)
+    )
+
 
 def _ancestors_within(
     module: SourceModule, node: cst.CSTNode, function: cst.FunctionDef
@@ -333,17 +521,37 @@ def _call(
     function: cst.FunctionDef,
     node: cst.Call,
     computations: set[str],
-    strict: bool,
+    placed: _Placed | None,
 ) -> Finding | None:
+    """A finding for a call the body must not make, or None.
+
+    TensorFlow ops are reported in every federated computation (structure
+    and dtype utilities such as `tf.nest` are trace-time Python). In a
+    strict body (the metric aggregation, a generated module) any other
+    call that is no intrinsic, structure or computation in scope is
+    reported when it takes a placed value, unless it is trace-time Python
+    (`len`, `isinstance`, logging).
+    """
     name = module.call_name(node) or ""
-    if name.startswith("tensorflow_federated.federated_") or name in STRUCTURES:
-        return None
-    if not strict and not name.startswith("tensorflow."):
+    if name.startswith(INTRINSIC_PREFIXES) or name in STRUCTURES:
         return None
     if isinstance(node.func, cst.Name) and node.func.value in computations:
         return None
+    if _makes_computation(module, node.func) or _makes_computation(module, node):
+        return None
     if name.startswith("tensorflow."):
+        if name.startswith(TRACE_TIME_TENSORFLOW):
+            return None
         what = f"TensorFlow op `{module.code_for(node.func)}`"
+    elif (
+        placed is None
+        or _trace_time_python(name)
+        or not (
+            any(placed.holds(arg.value) for arg in node.args)
+            or (isinstance(node.func, cst.Attribute) and placed.holds(node.func.value))
+        )
+    ):
+        return None
     else:
         what = f"`{module.code_for(node.func)}`, which is not a TFF intrinsic,"
     return module.finding(
@@ -367,41 +575,26 @@ def _arithmetic(
     )
 
 
+# -- metric structures ---------------------------------------------------------
+
+
 def _metric_structures(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
     structures: dict[str, tuple[cst.CSTNode, list[tuple[str, cst.CSTNode]]]] = {}
+    aggregation: cst.FunctionDef | None = None
     for name in METRIC_METHODS:
         function = model.members.get(name)
         if function is None:
             continue
         if name == "federated_output_computation":
-            inner = [
-                f
-                for f in module.findall(function.body, m.FunctionDef())
-                if FEDERATED_COMPUTATION in module.decorator_names(f)  # type: ignore[arg-type]
-            ]
-            if not inner:
+            function = _aggregation_of(module, model, function)
+            if function is None:
                 continue
-            function = inner[0]  # type: ignore[assignment]
-        scope = Scope(module, function)
-        for ret in module.returns(function):
-            if ret.value is None:
-                continue
-            value = resolve_local(ret.value, scope)
-            if name in METRIC_METHODS[:2]:
-                plain = (
-                    isinstance(value, (cst.Dict, cst.DictComp))
-                    or module.call_name(value) == "dict"
-                )
-                if plain:
-                    yield module.finding(
-                        value,
-                        CODE,
-                        f"`{name}` returns a plain dict; TFF's FedAvg requires `collections.OrderedDict`",
-                    )
-            keys = structure_keys(module, value)
-            if keys is not None:
-                structures[name] = (value, keys)
-                break
+            aggregation = function
+        if name in METRIC_METHODS[:2]:
+            yield from _plain_dicts(module, model, name, function)
+        found = _structure(module, model, function)
+        if found is not None:
+            structures[name] = found
     for name, (_, keys) in structures.items():
         seen: set[str] = set()
         for key, node in keys:
@@ -410,6 +603,235 @@ def _metric_structures(module: SourceModule, model: ModelClass) -> Iterator[Find
                     node, CODE, f"metric `{key}` appears twice in `{name}`"
                 )
             seen.add(key)
+    if module.generated:
+        yield from _all_agree(module, structures)
+        return
+    yield from _pair(
+        module,
+        model,
+        structures,
+        "report_local_unfinalized_metrics",
+        "metric_finalizers",
+    )
+    yield from _classic_pair(module, model, structures, aggregation)
+
+
+def _plain_dicts(
+    module: SourceModule, model: ModelClass, name: str, function: cst.FunctionDef
+) -> Iterator[Finding]:
+    scope = Scope(module, function)
+    for ret in module.returns(function):
+        if ret.value is None:
+            continue
+        value = resolve_local(ret.value, scope)
+        if (
+            isinstance(value, (cst.Dict, cst.DictComp))
+            or module.call_name(value) == "dict"
+        ):
+            yield module.finding(
+                value,
+                CODE,
+                f"`{name}` returns a plain dict; TFF's FedAvg requires "
+                f"`collections.OrderedDict`{model.judged_by}",
+            )
+
+
+def _aggregation_of(
+    module: SourceModule, model: ModelClass, prop: cst.FunctionDef
+) -> cst.FunctionDef | None:
+    """The federated computation `federated_output_computation` returns: one it
+    defines, or a module-level one it names."""
+    inner = [
+        f
+        for f in module.findall(prop.body, m.FunctionDef())
+        if FEDERATED_COMPUTATION in module.decorator_names(f)  # type: ignore[arg-type]
+    ]
+    if inner:
+        return inner[0]  # type: ignore[return-value]
+    for ret in module.returns(prop):
+        if isinstance(ret.value, cst.Name):
+            found = module.functions.get(ret.value.value)
+            if found is not None and FEDERATED_COMPUTATION in module.decorator_names(
+                found
+            ):
+                return found
+    return None
+
+
+def _structure(
+    module: SourceModule,
+    model: ModelClass,
+    function: cst.FunctionDef,
+    seen: set[int] | None = None,
+) -> tuple[cst.CSTNode, list[tuple[str, cst.CSTNode]]] | None:
+    """(node, keys) of the mapping `function` returns, following a helper method
+    or module-level function it returns the result of, and an `OrderedDict()`
+    filled key by key before it is returned."""
+    seen = set() if seen is None else seen
+    if id(function) in seen or len(seen) > 8:
+        return None
+    seen.add(id(function))
+    scope = Scope(module, function)
+    for ret in module.returns(function):
+        if ret.value is None:
+            continue
+        value = resolve_local(ret.value, scope)
+        keys = structure_keys(module, value)
+        if keys is not None:
+            filled = _filled(module, function, ret.value, keys)
+            if filled is not None:
+                return value, filled
+            continue
+        if isinstance(value, cst.Call):
+            callee = _callee(module, model, value)
+            if callee is not None:
+                found = _structure(module, model, callee, seen)
+                if found is not None:
+                    return found
+    return None
+
+
+def _filled(
+    module: SourceModule,
+    function: cst.FunctionDef,
+    returned: cst.CSTNode,
+    keys: list[tuple[str, cst.CSTNode]],
+) -> list[tuple[str, cst.CSTNode]] | None:
+    """`keys` plus the literal keys `name[...] = ...` adds to the returned name;
+    None when it is filled in a way that cannot be told (a computed key, `update`)."""
+    if not isinstance(returned, cst.Name):
+        return keys
+    name = returned.value
+    added = list(keys)
+    for node in module.findall(function, m.Subscript(value=m.Name(name))):
+        parent = module.parent(module.parent(node))
+        if not isinstance(parent, cst.Assign):
+            continue
+        key = _literal_key(node)  # type: ignore[arg-type]
+        if key is None:
+            return None
+        added.append((key, node))
+    for call in module.findall(function, m.Call(func=m.Attribute(value=m.Name(name)))):
+        if call.func.attr.value in ("update", "setdefault", "pop", "__setitem__"):  # type: ignore[union-attr]
+            return None
+    return added
+
+
+def _literal_key(node: cst.Subscript) -> str | None:
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    value = node.slice[0].slice.value
+    return value.evaluated_value if isinstance(value, cst.SimpleString) else None  # type: ignore[return-value]
+
+
+def _callee(
+    module: SourceModule, model: ModelClass, call: cst.Call
+) -> cst.FunctionDef | None:
+    if m.matches(call.func, m.Attribute(value=m.Name("self"))):
+        return model.members.get(call.func.attr.value)  # type: ignore[union-attr]
+    if isinstance(call.func, cst.Name):
+        return module.functions.get(call.func.value)
+    return None
+
+
+def _pair(
+    module: SourceModule,
+    model: ModelClass,
+    structures: dict[str, tuple[cst.CSTNode, list[tuple[str, cst.CSTNode]]]],
+    reported: str,
+    finalized: str,
+) -> Iterator[Finding]:
+    """The unfinalized metrics and their finalizers have identical keys
+    (reported at the finalizers, which TFF matches against the metrics)."""
+    if reported not in structures or finalized not in structures:
+        return
+    have = {key for key, _ in structures[reported][1]}
+    final = {key for key, _ in structures[finalized][1]}
+    node = structures[finalized][0]
+    if have - final:
+        yield module.finding(
+            node,
+            CODE,
+            f"`{finalized}` lacks metric key(s) "
+            f"{', '.join(f'`{k}`' for k in sorted(have - final))} that {reported} has"
+            f"{model.judged_by}",
+        )
+    if final - have:
+        yield module.finding(
+            node,
+            CODE,
+            f"`{finalized}` has metric key(s) "
+            f"{', '.join(f'`{k}`' for k in sorted(final - have))} that {reported} lacks"
+            f"{model.judged_by}",
+        )
+
+
+def _classic_pair(
+    module: SourceModule,
+    model: ModelClass,
+    structures: dict[str, tuple[cst.CSTNode, list[tuple[str, cst.CSTNode]]]],
+    aggregation: cst.FunctionDef | None,
+) -> Iterator[Finding]:
+    """Every key `report_local_outputs` reports is aggregated or read by the
+    federated aggregation.
+
+    The classic aggregation need not have the same keys: a local output may
+    only weight another (`num_examples_float` in `federated_mean(...,
+    weight=...)`), and the server may report a metric under a new name. A key
+    it neither outputs nor reads is dropped.
+    """
+    local = structures.get("report_local_outputs")
+    if local is None or aggregation is None:
+        return
+    params = [*aggregation.params.posonly_params, *aggregation.params.params]
+    if len(params) != 1:
+        return
+    outputs = structures.get("federated_output_computation")
+    if outputs is None:
+        return
+    read = _keys_read(module, aggregation, params[0].name.value)
+    if read is None:
+        return  # the whole structure is passed on: every key is used
+    output_keys = {key for key, _ in outputs[1]}
+    dropped = [key for key, _ in local[1] if key not in read and key not in output_keys]
+    if dropped:
+        yield module.finding(
+            outputs[0],
+            CODE,
+            f"`federated_output_computation` drops metric key(s) "
+            f"{', '.join(f'`{k}`' for k in dropped)} that report_local_outputs reports; "
+            f"aggregate each across clients{model.judged_by}",
+        )
+
+
+def _keys_read(
+    module: SourceModule, function: cst.FunctionDef, param: str
+) -> set[str] | None:
+    """The keys `function` reads from its parameter (`p.key`, `p["key"]`), or None
+    when it uses the parameter whole (or in a way that cannot be told)."""
+    keys: set[str] = set()
+    for node in module.findall(function.body, m.Name(param)):
+        parent = module.parent(node)
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            keys.add(parent.attr.value)
+        elif isinstance(parent, cst.Subscript) and parent.value is node:
+            key = _literal_key(parent)
+            if key is None:
+                return None
+            keys.add(key)
+        elif not (
+            isinstance(parent, cst.Arg)
+            and _trace_time_python(module.call_name(module.parent(parent)) or "")
+        ):
+            return None
+    return keys
+
+
+def _all_agree(
+    module: SourceModule,
+    structures: dict[str, tuple[cst.CSTNode, list[tuple[str, cst.CSTNode]]]],
+) -> Iterator[Finding]:
+    """A generated module: every metric structure has the same keys."""
     if len(structures) < 2:
         return
     names = list(structures)

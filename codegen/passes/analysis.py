@@ -47,6 +47,20 @@ GENERATIONS = {
 CLASSIC_MEMBERS = ("report_local_outputs", "federated_output_computation")
 UNFINALIZED_MEMBERS = ("report_local_unfinalized_metrics", "metric_finalizers")
 COLLECTIONS = ("trainable_variables", "non_trainable_variables", "local_variables")
+CONTRACT_MEMBERS = frozenset(
+    {
+        *COLLECTIONS,
+        *CLASSIC_MEMBERS,
+        *UNFINALIZED_MEMBERS,
+        "input_spec",
+        "forward_pass",
+        "predict_on_batch",
+        "train_on_batch",
+        "reset_metrics",
+        "weights",
+    }
+)
+"""Members TFF itself calls: never helpers that only `__init__` runs."""
 VARIABLE_CONSTRUCTORS = (
     "tensorflow.Variable",
     "tensorflow.compat.v1.Variable",
@@ -71,6 +85,12 @@ MAX_CLASS_CHAIN = 50
 """Most classes of one module in a chain, each subclassing the next."""
 MAX_TREE_DEPTH = 150
 """Deepest libcst syntax tree analysed; the token scan's limit normally keeps it far lower."""
+MAX_FOLLOW = 24
+"""Longest chain of names, parameters and calls `paths_of` follows to a variable."""
+MAX_FOLLOWED = 20_000
+"""Most expressions `paths_of` follows for one model class; beyond, values are unknown."""
+MAX_CALL_SITES = 64
+"""Most calls of one function whose arguments bind its parameters; beyond, unknown."""
 
 FunctionNode = Union[cst.FunctionDef, cst.Lambda]
 
@@ -98,15 +118,34 @@ class Kind:
 
     `collection` is one of `COLLECTIONS`, "weights" (both model-weight
     collections) or None when unknown; `path` is the dotted attribute path
-    below `self` when the value is (part of) one attribute.
+    below `self` when the value is (part of) one attribute. `resolved` tells
+    an expression followed to `self.<path>`s that no collection decides
+    (`collection` None: a variable listed nowhere, or in several) from one
+    that could not be followed at all (a parameter no call binds, a lambda's
+    argument): passes say nothing about the latter.
     """
 
     collection: str | None
     path: str | None = None
+    resolved: bool = False
 
     @property
     def is_local(self) -> bool:
         return self.collection == "local_variables"
+
+    @property
+    def description(self) -> str:
+        """What the variable is, as a finding names it."""
+        if self.collection is None:
+            return (
+                "a variable in no single collection"
+                if self.resolved
+                else "a variable of unknown collection"
+            )
+        if self.collection == "weights":
+            return "a model weight (trainable or non-trainable)"
+        what = self.collection.replace("_variables", "").replace("_", "-")
+        return f"a {what} variable"
 
 
 UNKNOWN = Kind(None)
@@ -585,6 +624,14 @@ class ModelClass:
         )
 
     @property
+    def judged_by(self) -> str:
+        """The generation whose contract a finding applies, as its message ends."""
+        generation = self.generation
+        if generation is None:
+            return " (judged by what every generation of TFF's model contract shares)"
+        return f" (judged by the contract of {GENERATIONS[generation]})"
+
+    @property
     def claims_classic(self) -> bool:
         """Whether the class promises the classic aggregation (and so all of it)."""
         return self.generation in ("wrapgen", "classic", "trainable") or any(
@@ -629,42 +676,76 @@ class ModelClass:
         )
 
     @functools.cached_property
-    def listings(self) -> dict[str, list[tuple[str, cst.CSTNode]]]:
-        """For each collection property: the `self.<path>` expressions it lists, in order."""
-        result: dict[str, list[tuple[str, cst.CSTNode]]] = {}
+    def listed(self) -> dict[str, list[tuple[str, cst.CSTNode, int]]]:
+        """For each collection property: (path, node, branch) of each `self.<path>` it lists.
+
+        `branch` is the `return` statement (by id) the expression belongs to,
+        or 0 when it is outside any `return`: `if c: return [a, b, c]` and a
+        later `return [a, b]` list `a` once on each path through the property,
+        not twice. A literal subscript is part of the path
+        (`self._vars["w"]` is `_vars.['w']`); a method of the class the
+        property calls contributes what it returns.
+        """
+        result: dict[str, list[tuple[str, cst.CSTNode, int]]] = {}
         for name in COLLECTIONS:
             function = self.members.get(name)
             if function is None:
                 continue
-            paths = []
+            returns = {id(r) for r in self.module.returns(function)}
+            paths: list[tuple[str, cst.CSTNode, int]] = []
             for node in _self_paths(self.module, function):
-                path = _self_path(node)
+                node, path = _listed_path(self.module, node)
                 if path is None or path.split(".")[0] in COLLECTIONS + ("weights",):
                     continue
+                branch = next(
+                    (
+                        id(a)
+                        for a in self.module.ancestors(node)
+                        if id(a) in returns or a is function
+                    ),
+                    0,
+                )
+                branch = 0 if branch == id(function) else branch
                 parent = self.module.parent(node)
                 if isinstance(parent, cst.Call) and parent.func is node:
                     method = self._called_method(parent)
                     if method is not None:
-                        returned = (
-                            self.paths_of(parent, Scope(self.module, method)) or ()
-                        )
-                        paths.extend((p, node) for p in sorted(returned))
+                        returned = self.paths_of(parent, self.scope(method)) or ()
+                        paths.extend((p, node, branch) for p in sorted(returned))
                         continue
-                paths.append((path, node))
+                paths.append((path, node, branch))
             result[name] = paths
         return result
 
-    def collection_of(self, path: str) -> str | None:
-        """The collection whose property lists `self.<path>` (or a parent or child of it)."""
+    @functools.cached_property
+    def listings(self) -> dict[str, list[tuple[str, cst.CSTNode]]]:
+        """For each collection property: the `self.<path>` expressions it lists, in order."""
+        return {
+            name: [(path, node) for path, node, _ in paths]
+            for name, paths in self.listed.items()
+        }
+
+    def collections_of(self, path: str) -> set[str]:
+        """The collections that list `self.<path>`, a container of it, or a part of it.
+
+        A path that is listed, or lies inside a listed container, belongs to
+        the collections that list it; otherwise a container of listed
+        variables belongs to every collection that lists one of them.
+        """
+        inside: set[str] = set()
+        holding: set[str] = set()
         for name, paths in self.listings.items():
             for listed, _ in paths:
-                if (
-                    path == listed
-                    or path.startswith(listed + ".")
-                    or listed.startswith(path + ".")
-                ):
-                    return name
-        return None
+                if path == listed or path.startswith(listed + "."):
+                    inside.add(name)
+                elif listed.startswith(path + ".") or not path:
+                    holding.add(name)
+        return inside or holding
+
+    def collection_of(self, path: str) -> str | None:
+        """The one collection `self.<path>` belongs to; None when none or several."""
+        found = self.collections_of(path)
+        return found.pop() if len(found) == 1 else None
 
     # -- method bodies --------------------------------------------------------
 
@@ -690,18 +771,117 @@ class ModelClass:
                 pending.append(("module", called))
         return order
 
+    @functools.cached_property
+    def _call_sites(
+        self,
+    ) -> dict[tuple[str, str], list[tuple[cst.Call, cst.FunctionDef]]]:
+        """(call, calling function) of each call, from the class's members and the
+        module functions they reach, to a method (`("self", name)`) or a
+        module-level function (`("module", name)`)."""
+        sites: dict[tuple[str, str], list[tuple[cst.Call, cst.FunctionDef]]] = {}
+        pending = [("self", name) for name in self.members]
+        seen: set[tuple[str, str]] = set()
+        while pending:
+            key = pending.pop()
+            table = self.members if key[0] == "self" else self.module.functions
+            if key in seen or key[1] not in table:
+                continue
+            seen.add(key)
+            function = table[key[1]]
+            for call in self.module.findall(function, _SELF_OR_NAME_CALL):
+                func = call.func
+                if isinstance(func, cst.Attribute):
+                    if not m.matches(func.value, m.Name("self")):
+                        continue
+                    callee = ("self", func.attr.value)
+                else:
+                    callee = ("module", func.value)  # type: ignore[union-attr]
+                    if callee[1] not in self.module.functions:
+                        continue
+                sites.setdefault(callee, []).append((call, function))
+                pending.append(callee)
+        return sites
+
+    def scope(self, function: FunctionNode) -> Scope:
+        """The names `function` binds, its parameters bound to the arguments of
+        every call to it from the class (a parameter no call binds, or one a
+        `*args`/`**kwargs` call may bind, is bound to nothing known)."""
+        cache = self._scopes
+        found = cache.get(id(function))
+        if found is not None:
+            return found
+        scope = cache[id(function)] = Scope(self.module, function)
+        if not isinstance(function, cst.FunctionDef):
+            return scope
+        name = function.name.value
+        if self.members.get(name) is function:
+            key = ("self", name)
+            skip = 0 if "staticmethod" in self.module.decorator_names(function) else 1
+        elif self.module.functions.get(name) is function:
+            key, skip = ("module", name), 0
+        else:
+            return scope
+        sites = self._call_sites.get(key, ())
+        if not sites:
+            return scope
+        positional = [*function.params.posonly_params, *function.params.params][skip:]
+        named = {p.name.value: p for p in positional}
+        named.update({p.name.value: p for p in function.params.kwonly_params})
+        for call, caller in sites[:MAX_CALL_SITES]:
+            given: dict[str, cst.BaseExpression | None] = {}
+            index = 0
+            for arg in call.args:
+                if arg.star:
+                    unknown = positional[index:] if arg.star == "*" else named.values()
+                    for param in unknown:
+                        given.setdefault(param.name.value, None)
+                    index = len(positional)
+                elif arg.keyword is not None:
+                    given[arg.keyword.value] = arg.value
+                elif index < len(positional):
+                    given[positional[index].name.value] = arg.value
+                    index += 1
+            for param in named:
+                value = given.get(param)
+                scope.bindings.setdefault(param, []).append(
+                    Binding(value, origin=caller)
+                    if value is not None
+                    else Binding(None)
+                )
+        if len(sites) > MAX_CALL_SITES:
+            for param in named:
+                scope.bindings.setdefault(param, []).append(Binding(None))
+        return scope
+
+    @functools.cached_property
+    def _scopes(self) -> dict[int, Scope]:
+        return {}
+
+    @functools.cached_property
+    def _paths_cache(self) -> dict[tuple[int, int], frozenset[str] | None]:
+        return {}
+
     def classify(self, expr: cst.CSTNode, scope: Scope) -> Kind:
-        """Which collection the variable(s) that `expr` evaluates to belong to."""
+        """Which collection the variable(s) that `expr` evaluates to belong to.
+
+        A write that may reach several collections is classified by the one
+        that matters most: a trainable, then a non-trainable variable, then
+        any model weight; only writes that reach local variables alone are
+        local.
+        """
         paths = self.paths_of(expr, scope)
         if not paths:
             return UNKNOWN
         kinds = {self._path_collection(path) for path in paths}
-        if len(kinds) != 1 or None in kinds:
-            return UNKNOWN
         (single,) = paths if len(paths) == 1 else (None,)
         if single is not None and single.split(".")[0] in COLLECTIONS + ("weights",):
             single = None
-        return Kind(kinds.pop(), single)
+        for worst in ("trainable_variables", "non_trainable_variables", "weights"):
+            if worst in kinds:
+                return Kind(worst, single, True)
+        if len(kinds) != 1 or None in kinds:
+            return Kind(None, single, True)
+        return Kind(kinds.pop(), single, True)
 
     def _path_collection(self, path: str) -> str | None:
         head = path.split(".")[0]
@@ -719,33 +899,61 @@ class ModelClass:
         """The `self.<path>`s whose variables `expr` may evaluate to; None when unknown.
 
         Follows local names (assignments, `for` targets, `zip`/`enumerate`
-        unpacking), list and tuple literals, `+`, subscripts, `list(...)`,
-        and calls of methods of the class (through what they return).
+        unpacking), parameters (through the arguments of every call of the
+        function from the class), attributes and literal subscripts of
+        what it follows (a namedtuple's field, a dict's key), list and tuple
+        literals, `+`, other subscripts (the whole container), `list(...)`,
+        `tuple(...)`, `tf.nest.flatten(...)`, `.values()`, and calls of
+        methods of the class (through what they return). `self` is the
+        path "". Results are cached; a cycle or a chain deeper than
+        `MAX_FOLLOW` is unknown.
         """
-        if depth > 8:
+        key = (id(expr), id(scope))
+        cache = self._paths_cache
+        if key in cache:
+            return cache[key]
+        if depth > MAX_FOLLOW or len(cache) > MAX_FOLLOWED:
             return None
-        parts: list[cst.CSTNode] = []
+        cache[key] = None  # a cycle back to this expression is unknown
+        found = self._paths_of(expr, scope, depth)
+        cache[key] = found
+        return found
+
+    def _paths_of(
+        self, expr: cst.CSTNode, scope: Scope, depth: int
+    ) -> frozenset[str] | None:
+        parts: list[tuple[cst.CSTNode, Scope]] = []
         if isinstance(expr, cst.Name):
             bound = scope.bindings.get(expr.value)
             if not bound:
-                return None
+                return frozenset({""}) if expr.value == "self" else None
             for binding in bound:
                 value = _follow(binding)
                 if value is None:
                     return None
-                parts.append(value)
+                origin = scope if binding.origin is None else self.scope(binding.origin)
+                parts.append((value, origin))
+        elif isinstance(expr, cst.Attribute):
+            base = self.paths_of(expr.value, scope, depth + 1)
+            if base is None:
+                return None
+            return frozenset(_join(p, expr.attr.value) for p in base)
         elif isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
-            parts = [element.value for element in expr.elements]
+            parts = [(element.value, scope) for element in expr.elements]
         elif isinstance(expr, cst.Subscript):
-            parts = [expr.value]
+            base = self.paths_of(expr.value, scope, depth + 1)
+            index = _subscript_key(expr)
+            if base is None or index is None:
+                return base
+            return frozenset(_join(p, index) for p in base)
         elif isinstance(expr, cst.BinaryOperation) and isinstance(
             expr.operator, cst.Add
         ):
-            parts = [expr.left, expr.right]
+            parts = [(expr.left, scope), (expr.right, scope)]
         elif isinstance(expr, cst.Call):
             method = self._called_method(expr)
             if method is not None:
-                inner = Scope(self.module, method)
+                inner = self.scope(method)
                 found: set[str] = set()
                 for ret in self.module.returns(method):
                     if ret.value is None:
@@ -755,16 +963,23 @@ class ModelClass:
                         return None
                     found |= paths
                 return frozenset(found)
-            if m.matches(expr.func, m.Name("list") | m.Name("tuple")) and expr.args:
-                parts = [expr.args[0].value]
+            if (
+                m.matches(expr.func, m.Name("list") | m.Name("tuple"))
+                or self.module.call_name(expr) == "tensorflow.nest.flatten"
+            ) and expr.args:
+                parts = [(expr.args[0].value, scope)]
+            elif (
+                m.matches(expr.func, m.Attribute(attr=m.Name("values")))
+                and not expr.args
+            ):
+                parts = [(expr.func.value, scope)]  # type: ignore[union-attr]
             else:
                 return None
         else:
-            path = _self_path(expr)
-            return None if path is None else frozenset({path})
+            return None
         result: set[str] = set()
-        for part in parts:
-            paths = self.paths_of(part, scope, depth + 1)
+        for part, where in parts:
+            paths = self.paths_of(part, where, depth + 1)
             if paths is None:
                 return None
             result |= paths
@@ -839,6 +1054,8 @@ def _follow(binding: Binding) -> cst.BaseExpression | None:
     """The expression a binding takes its value from, through `zip`/`enumerate` unpacking."""
     value = binding.value
     for step in binding.steps:
+        if value is None:
+            return None
         if step == "element":
             continue
         if isinstance(value, cst.Call) and m.matches(value.func, m.Name("zip")):
@@ -859,17 +1076,22 @@ class Binding:
     """A name bound to `value`, or to an element of it reached by `steps`.
 
     Steps: "element" (one item of an iterable) or an int (position in a
-    tuple target unpacked from `zip(...)` / `enumerate(...)`).
+    tuple target unpacked from `zip(...)` / `enumerate(...)`). `value` is
+    None when nothing known binds the name (a parameter some call leaves to
+    `*args`); `origin` is the calling function whose scope `value` is
+    evaluated in, for a parameter bound by a call's argument.
     """
 
-    value: cst.BaseExpression
+    value: cst.BaseExpression | None
     steps: tuple = ()
+    origin: cst.FunctionDef | None = None
 
 
 class Scope:
     """The names a function binds by assignment, `for`, `with ... as` and comprehensions."""
 
     def __init__(self, module: SourceModule, function: FunctionNode) -> None:
+        self.function = function
         self.bindings: dict[str, list[Binding]] = {}
         for node in module.findall(
             function, m.Assign() | m.For() | m.CompFor() | m.WithItem()
@@ -964,17 +1186,73 @@ def _self_paths(module: SourceModule, function: cst.CSTNode) -> Iterator[cst.Att
             yield node  # type: ignore[misc]
 
 
+def _join(path: str, part: str) -> str:
+    return f"{path}.{part}" if path else part
+
+
+def _subscript_key(node: cst.Subscript) -> str | None:
+    """`[0]` or `['w']` for a subscript by one literal int or string; None otherwise."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    index = node.slice[0].slice.value
+    if isinstance(index, cst.Integer):
+        return f"[{index.evaluated_value}]"
+    if isinstance(index, cst.SimpleString):
+        return f"[{index.evaluated_value!r}]"
+    return None
+
+
+def _listed_path(
+    module: SourceModule, node: cst.Attribute
+) -> tuple[cst.CSTNode, str | None]:
+    """A `self.a.b` chain extended through literal subscripts and attributes after them."""
+    path = _self_path(node)
+    current: cst.CSTNode = node
+    for _ in range(MAX_FOLLOW):
+        parent = module.parent(current)
+        if isinstance(parent, cst.Subscript) and parent.value is current:
+            key = _subscript_key(parent)
+            if key is None:
+                break
+            path = f"{path}.{key}"
+        elif (
+            isinstance(parent, cst.Attribute)
+            and parent.value is current
+            and path is not None
+            and ".[" in path
+        ):
+            path = f"{path}.{parent.attr.value}"
+        else:
+            break
+        current = parent
+    return current, path
+
+
+def shown(path: str) -> str:
+    """`self.<path>` as Python spells it (`self._vars['w']`, not `self._vars.['w']`)."""
+    return "self." + path.replace(".[", "[") if path else "self"
+
+
 def resolve_local(value: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
     """Follows a name bound once by plain assignment to its value."""
     seen = 0
     while isinstance(value, cst.Name) and seen < 10:
         bound = scope.bindings.get(value.value, [])
-        if len(bound) != 1 or bound[0].steps:
+        if (
+            len(bound) != 1
+            or bound[0].steps
+            or bound[0].value is None
+            or bound[0].origin is not None
+        ):
             break
         value = bound[0].value
         seen += 1
     return value
 
+
+_SELF_OR_NAME_CALL = m.Call(func=m.Attribute(value=m.Name("self"))) | m.Call(
+    func=m.Name()
+)
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -1058,6 +1336,8 @@ def structure_keys(
         return structure_keys(module, value.args[0].value)
     if name not in ("collections.OrderedDict", "dict"):
         return None
+    if not value.args:
+        return []
     if value.args and all(arg.keyword is not None for arg in value.args):
         return [(arg.keyword.value, arg.keyword) for arg in value.args]  # type: ignore[union-attr]
     if len(value.args) == 1 and isinstance(

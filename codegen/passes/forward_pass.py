@@ -7,7 +7,14 @@ it. The pass follows every variable write (`assign`, `assign_add`,
 `assign_sub`, `scatter_*`, the `tf.compat.v1` and `tf.raw_ops` assign
 functions, `apply_gradients`) in `forward_pass` and in each method or
 module-level function it calls, through local names, `for` loops over a
-collection and `zip(...)`; only writes provably to a local variable pass.
+collection, `zip(...)`, and containers (a namedtuple's fields, a dict's keys,
+lists and tuples) handed to helpers: a helper's parameter is bound by the
+arguments (by position or keyword) of every call to it from the class, as
+the 2019 tutorial's `mnist_forward_pass(self._variables, batch)` does. A
+write that reaches a trainable or non-trainable variable, or a variable no
+collection lists, is reported with what it writes; a receiver that cannot
+be followed at all (a parameter only TFF calls, a lambda's argument) is
+left alone rather than guessed at.
 `forward_pass` must return `tff.learning.models.BatchOutput` with `loss`,
 `predictions` and `num_examples` (FedAvg weights clients by `num_examples`),
 and may read from its batch only the keys `input_spec` declares. Classic
@@ -166,15 +173,25 @@ INVALID = (
 
 def check(module: SourceModule) -> Iterator[Finding]:
     for model in module.models:
-        if "forward_pass" in model.members:
+        if "forward_pass" in model.members and not model.inherits_from_model(
+            "forward_pass"
+        ):
             yield from _purity(module, model)
             yield from _batch_output(module, model)
             yield from _input_keys(module, model)
 
 
 def _purity(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
+    """Writes in `forward_pass` and what it calls go only to local variables.
+
+    A receiver followed to `self.<path>`s (through names, loops, helpers'
+    parameters bound by their calls, namedtuple fields and dict keys) is
+    judged by the collection that lists it; one that cannot be followed
+    (a parameter of a function only TFF or other code calls, a lambda's
+    argument) is left alone rather than guessed at.
+    """
     for label, function in model.reachable("forward_pass"):
-        scope = Scope(module, function)
+        scope = model.scope(function)
         where = (
             "`forward_pass`"
             if label == "forward_pass"
@@ -182,19 +199,29 @@ def _purity(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
         )
         for call, receiver in assignments_in(module, function):
             kind = model.classify(receiver, scope) if receiver is not None else None
-            if kind is not None and kind.is_local:
+            if kind is not None and (kind.is_local or not kind.resolved):
                 continue
             target = (
                 module.code_for(receiver)
                 if receiver is not None
                 else module.code_for(call)
             )
-            if kind is not None and kind.collection is not None:
-                what = kind.collection.replace("_variables", "").replace("_", "-")
-                message = f"{where} writes to a {what} variable (`{target}`); it may change only local variables"
+            if kind is None:
+                message = (
+                    f"{where} applies gradients to `{target}`, which is not shown to "
+                    "be a local variable; it may change only local variables"
+                )
+            elif kind.collection is not None:
+                message = (
+                    f"{where} writes to {kind.description} (`{target}`); it may "
+                    "change only local variables"
+                )
             else:
-                message = f"{where} writes to `{target}`, which is not shown to be a local variable"
-            yield module.finding(call, CODE, message)
+                message = (
+                    f"{where} writes to `{target}`, {kind.description} (not shown to be "
+                    "a local variable); it may change only local variables"
+                )
+            yield module.finding(call, CODE, message + model.judged_by)
 
 
 def _batch_output(module: SourceModule, model: ModelClass) -> Iterator[Finding]:

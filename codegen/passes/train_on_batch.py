@@ -9,6 +9,11 @@ trains what TFF treats as fixed). Updates may touch only trainable variables
 and the optimizer's slot variables, which live in `local_variables` so TFF
 never sends them. The method returns the forward pass's `BatchOutput`, so
 callers see the loss and example count of the batch they trained on.
+Graph-mode code (TFF 0.1-0.13) may instead call
+`optimizer.minimize(loss, var_list=self.trainable_variables)` or Keras'
+`get_updates(loss=..., params=...)` on the forward pass's loss: the optimizer
+takes the gradients itself. A wrapper that hands the batch to the
+`train_on_batch` of the model it wraps is checked where that model is.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from codegen.passes import match as m
 from codegen.passes.analysis import (
     Finding,
     ModelClass,
-    Scope,
     SourceModule,
     assignments_in,
 )
@@ -164,14 +168,17 @@ INVALID = (
 def check(module: SourceModule) -> Iterator[Finding]:
     for model in module.models:
         function = model.members.get("train_on_batch")
-        if function is not None:
+        if function is not None and not model.inherits_from_model("train_on_batch"):
             yield from _check(module, model, function)
 
 
 def _check(
     module: SourceModule, model: ModelClass, function: cst.FunctionDef
 ) -> Iterator[Finding]:
-    scope = Scope(module, function)
+    scope = model.scope(function)
+    if _delegates(module, function):
+        return  # a wrapper (`EnhancedModel`) checked where the wrapped model is
+    forward = _forward_call(model)
     tapes = [
         node
         for node in module.findall(function, m.With())
@@ -180,24 +187,31 @@ def _check(
             for item in node.items
         )  # type: ignore[union-attr]
     ]
-    if not tapes:
-        yield module.finding(
-            function.name,
-            CODE,
-            "`train_on_batch` must run `self.forward_pass` inside `with tf.GradientTape() as tape:`",
-        )
-        return
     outputs = {
         target.target.value
-        for assign in module.findall(function, m.Assign(value=_FORWARD))
+        for assign in module.findall(function, m.Assign(value=forward))
         for target in assign.targets  # type: ignore[union-attr]
         if isinstance(target.target, cst.Name)
     }
-    if not any(module.findall(tape.body, _FORWARD) for tape in tapes):
+    if not tapes:
+        steps = module.findall(function, _GRAPH_STEP)
+        if not steps:
+            yield module.finding(
+                function.name,
+                CODE,
+                "`train_on_batch` must run `self.forward_pass` inside `with "
+                f"tf.GradientTape() as tape:`{model.judged_by}",
+            )
+            return
+        yield from _graph_steps(module, model, function, scope, steps, forward)
+        yield from _updates_and_returns(module, model, function, outputs)
+        return
+    if not any(module.findall(tape.body, forward) for tape in tapes):
         yield module.finding(
             tapes[0],
             CODE,
-            "`train_on_batch` does not call `self.forward_pass` inside its `tf.GradientTape` block",
+            "`train_on_batch` does not call `self.forward_pass` inside its "
+            f"`tf.GradientTape` block{model.judged_by}",
         )
     tape_names = {
         item.asname.name.value
@@ -225,25 +239,36 @@ def _check(
         ]
         sources += [a.value for a in call.args[1:2] if a.keyword is None]
         for source in sources:
-            if model.classify(source, scope).collection != "trainable_variables":
+            kind = model.classify(source, scope)
+            if kind.resolved and kind.collection != "trainable_variables":
                 yield module.finding(
                     source,
                     CODE,
                     f"gradients are taken with respect to `{module.code_for(source)}`, "
-                    "not `self.trainable_variables`",
+                    f"{kind.description}, not `self.trainable_variables`"
+                    f"{model.judged_by}",
                 )
+    yield from _updates_and_returns(module, model, function, outputs)
+
+
+def _updates_and_returns(
+    module: SourceModule,
+    model: ModelClass,
+    function: cst.FunctionDef,
+    outputs: set[str],
+) -> Iterator[Finding]:
     forward_labels = {label for label, _ in model.reachable("forward_pass")}
     for label, body in model.reachable("train_on_batch"):
         if label in forward_labels:
             continue
-        body_scope = Scope(module, body)
+        body_scope = model.scope(body)
         for call, receiver in assignments_in(module, body):
             kind = (
                 model.classify(receiver, body_scope) if receiver is not None else None
             )
-            if kind is not None and kind.collection in (
-                "trainable_variables",
-                "local_variables",
+            if kind is not None and (
+                kind.collection in ("trainable_variables", "local_variables")
+                or not kind.resolved
             ):
                 continue
             target = (
@@ -251,11 +276,16 @@ def _check(
                 if receiver is not None
                 else module.code_for(call)
             )
+            what = (
+                "a value not shown to be a variable"
+                if kind is None
+                else kind.description
+            )
             yield module.finding(
                 call,
                 CODE,
-                f"`{label}` updates `{target}`, which is neither a trainable variable nor a "
-                "local (optimizer slot) variable",
+                f"`{label}` updates `{target}`, {what}, which is neither a trainable "
+                f"variable nor a local (optimizer slot) variable{model.judged_by}",
             )
     for ret in module.returns(function):
         value = ret.value
@@ -263,5 +293,75 @@ def _check(
             yield module.finding(
                 value if value is not None else ret,
                 CODE,
-                "`train_on_batch` must return the output of `self.forward_pass`",
+                "`train_on_batch` must return the output of `self.forward_pass`"
+                + model.judged_by,
             )
+
+
+def _delegates(module: SourceModule, function: cst.FunctionDef) -> bool:
+    """Whether `function` hands the batch to another model's `train_on_batch`."""
+    return any(
+        not m.matches(call.func.value, m.Name("self"))  # type: ignore[union-attr]
+        for call in module.findall(
+            function, m.Call(func=m.Attribute(attr=m.Name("train_on_batch")))
+        )
+    )
+
+
+def _forward_call(model: ModelClass) -> m.Matcher:
+    """A call of `self.forward_pass`, or of the method `forward_pass` returns the result of."""
+    matcher: m.Matcher = _FORWARD
+    function = model.members.get("forward_pass")
+    if function is None:
+        return matcher
+    for ret in model.module.returns(function):
+        value = ret.value
+        if isinstance(value, cst.Call) and m.matches(
+            value.func, m.Attribute(value=m.Name("self"))
+        ):
+            name = value.func.attr.value  # type: ignore[union-attr]
+            if name in model.members and name != "forward_pass":
+                matcher = matcher | m.Call(
+                    func=m.Attribute(value=m.Name("self"), attr=m.Name(name))
+                )
+    return matcher
+
+
+_GRAPH_STEP = m.Call(func=m.Attribute(attr=m.Name("minimize") | m.Name("get_updates")))
+"""A graph-mode (TF 1, 2019) optimizer step: it takes the gradients itself, no tape needed."""
+
+
+def _graph_steps(
+    module: SourceModule,
+    model: ModelClass,
+    function: cst.FunctionDef,
+    scope,
+    steps: list,
+    forward: m.Matcher,
+) -> Iterator[Finding]:
+    """`optimizer.minimize(loss, var_list=...)` / `get_updates(loss=, params=)` steps.
+
+    Graph-mode code of TFF 0.1-0.13 trained this way: the optimizer
+    differentiates the loss itself. The loss must come from the forward
+    pass and the variables must be the trainable ones.
+    """
+    if not module.findall(function, forward):
+        yield module.finding(
+            steps[0],
+            CODE,
+            "`train_on_batch` minimizes a loss that does not come from "
+            f"`self.forward_pass`{model.judged_by}",
+        )
+    for call in steps:
+        keyword = "var_list" if call.func.attr.value == "minimize" else "params"
+        given = [a.value for a in call.args if a.keyword and a.keyword.value == keyword]
+        given += [a.value for a in call.args[1:2] if a.keyword is None]
+        for source in given:
+            kind = model.classify(source, scope)
+            if kind.resolved and kind.collection != "trainable_variables":
+                yield module.finding(
+                    source,
+                    CODE,
+                    f"the optimizer step trains `{module.code_for(source)}`, "
+                    f"{kind.description}, not `self.trainable_variables`{model.judged_by}",
+                )

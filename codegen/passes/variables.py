@@ -6,11 +6,16 @@ TFF builds a model inside its own graphs by calling `model_fn`; every
 the whole model. A variable created later, in a method (or in a module-level
 helper that a method other than `__init__` calls), is created again on each
 trace, is missing from the weights TFF sends, and fails inside `tf.function`.
+A `_build()` helper that only `__init__` calls (directly or through other
+such helpers) runs in the constructor and may create them.
 A variable at module level is shared by every model `model_fn` returns.
 Each variable the constructor creates belongs to exactly one collection:
 unlisted, it is never trained, sent or reset; listed twice, TFF aggregates it
-twice. `reset_metrics` must zero every local variable, or metrics leak from
-one round into the next.
+twice; lists in exclusive `return`s of one property (`if flag: return [a,
+b, c]` then `return [a, b]`) are separate. `reset_metrics` must zero every
+local variable, or metrics leak from one round into the next (a
+`reset_metrics` that only raises `NotImplementedError` is an explicit stub,
+allowed while TFF 0.20-0.48 made the method optional).
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import libcst as cst
 
 from codegen.passes import match as m
 from codegen.passes.analysis import (
+    COLLECTIONS,
+    CONTRACT_MEMBERS,
     Finding,
     ModelClass,
-    Scope,
     SourceModule,
     assignments_in,
+    shown,
 )
 
 CODE = "WG201"
@@ -264,15 +271,22 @@ def check(module: SourceModule) -> Iterator[Finding]:
     reported: set[int] = set()
     for model in module.models:
         yield from _created_outside_init(module, model, reported)
-        yield from _listed_once(module, model)
-        yield from _reset_all(module, model)
+        if not all(
+            model.inherits_from_model(name)
+            for name in (*COLLECTIONS, "__init__")
+            if name in model.members
+        ):  # else checked where the model it inherits them from is
+            yield from _listed_once(module, model)
+        if not model.inherits_from_model("reset_metrics"):
+            yield from _reset_all(module, model)
 
 
 def _created_outside_init(
     module: SourceModule, model: ModelClass, reported: set[int]
 ) -> Iterator[Finding]:
+    setup = _init_only(module, model)
     for name in model.members:
-        if name == "__init__":
+        if name == "__init__" or name in setup:
             continue
         for where, function in model.reachable(name):
             if where in model.members and where != name:
@@ -284,48 +298,111 @@ def _created_outside_init(
                     yield module.finding(
                         call,
                         CODE,
-                        f"variable created in `{name}`{via}; create every variable in `__init__`",
+                        f"variable created in `{name}`{via}; create every variable in "
+                        f"`__init__`{model.judged_by}",
                     )
 
 
+def _init_only(module: SourceModule, model: ModelClass) -> set[str]:
+    """Methods that only `__init__` calls, directly or through other such methods.
+
+    A `_build()` helper that `__init__` calls to create the variables runs
+    once, in the constructor; a method that anything else calls (or that is
+    a property, or a member TFF itself calls) does not.
+    """
+    calls: dict[str, set[str]] = {}
+    for name, function in model.members.items():
+        calls[name] = {
+            call.func.attr.value  # type: ignore[union-attr]
+            for call in module.findall(function, _SELF_CALL)
+            if call.func.attr.value in model.members  # type: ignore[union-attr]
+        }
+    from_init: set[str] = set()
+    pending = list(calls.get("__init__", ()))
+    while pending:
+        name = pending.pop()
+        if name not in from_init and name != "__init__":
+            from_init.add(name)
+            pending.extend(calls.get(name, ()))
+    candidates = {
+        name
+        for name in from_init
+        if not name.startswith("__")
+        and name not in CONTRACT_MEMBERS
+        and not model.is_property(model.members[name])
+    }
+    changed = True
+    while changed:
+        changed = False
+        for name in list(candidates):
+            callers = [c for c, called in calls.items() if name in called]
+            if any(c != "__init__" and c not in candidates for c in callers):
+                candidates.discard(name)
+                changed = True
+    return candidates
+
+
 def _listed_once(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
-    if not model.listings:
+    """Each variable in one collection, once on every path through its property.
+
+    Paths listed in different `return` statements of one property (exclusive
+    branches: `if c: return [a, b, c]` then `return [a, b]`) are not counted
+    together; expressions outside any `return` count for every branch.
+    """
+    if not model.listed:
         return
-    seen: dict[str, str] = {}
-    for collection, paths in model.listings.items():
-        for path, node in paths:
-            if path in seen:
-                where = (
-                    "twice in `" + collection + "`"
-                    if seen[path] == collection
-                    else f"in both `{seen[path]}` and `{collection}`"
-                )
+    owner: dict[str, str] = {}
+    for collection, paths in model.listed.items():
+        counts: dict[tuple[str, int], int] = {}
+        for path, node, branch in paths:
+            if path in owner and owner[path] != collection:
                 yield module.finding(
                     node,
                     CODE,
-                    f"`self.{path}` is listed {where}; list each variable once",
+                    f"`{shown(path)}` is listed in both `{owner[path]}` and "
+                    f"`{collection}`; list each variable once{model.judged_by}",
                 )
-            else:
-                seen[path] = collection
+                continue
+            owner[path] = collection
+            shared = counts.get((path, 0), 0)
+            seen = (
+                shared
+                + max(
+                    (n for (p, b), n in counts.items() if p == path and b != 0),
+                    default=0,
+                )
+                if branch == 0
+                else shared + counts.get((path, branch), 0)
+            )
+            counts[(path, branch)] = counts.get((path, branch), 0) + 1
+            if seen:
+                yield module.finding(
+                    node,
+                    CODE,
+                    f"`{shown(path)}` is listed twice in `{collection}`; list each "
+                    f"variable once{model.judged_by}",
+                )
     for root, target in model.variable_roots.items():
-        if model.collection_of(root) is None:
+        if not model.collections_of(root):
             yield module.finding(
                 target,
                 CODE,
                 f"variable `self.{root}` is in none of trainable_variables, "
-                "non_trainable_variables, local_variables",
+                f"non_trainable_variables, local_variables{model.judged_by}",
             )
 
 
 def _reset_all(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
     if "reset_metrics" not in model.members or "local_variables" not in model.listings:
         return
+    if _not_implemented(model.members["reset_metrics"]):
+        return  # an explicit stub: TFF 0.20-0.48 made `reset_metrics` optional
     covered: set[str] = set()
     for _, function in model.reachable("reset_metrics"):
         for call in module.findall(function, _SELF_CALL):
             if call.func.attr.value not in model.members:
                 return  # calls something on self it cannot follow: no claim
-        scope = Scope(module, function)
+        scope = model.scope(function)
         receivers = [receiver for _, receiver in assignments_in(module, function)]
         receivers += [
             call.func.value for call in module.findall(function, _RESET_STATE)
@@ -345,8 +422,32 @@ def _reset_all(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
             yield module.finding(
                 function.name,
                 CODE,
-                f"`reset_metrics` does not reset local variable `self.{path}`",
+                f"`reset_metrics` does not reset local variable `{shown(path)}`"
+                f"{model.judged_by}",
             )
+
+
+def _not_implemented(function: cst.FunctionDef) -> bool:
+    """Whether `function` only raises `NotImplementedError` (after a docstring)."""
+    body = (
+        list(function.body.body)
+        if isinstance(function.body, cst.IndentedBlock)
+        else [function.body]
+    )
+    statements = [
+        small
+        for line in body
+        for small in (
+            line.body if isinstance(line, cst.SimpleStatementLine) else [line]
+        )
+        if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.BaseString))
+    ]
+    if len(statements) != 1 or not isinstance(statements[0], cst.Raise):
+        return False
+    raised = statements[0].exc
+    if isinstance(raised, cst.Call):
+        raised = raised.func
+    return m.matches(raised, m.Name("NotImplementedError"))
 
 
 _SELF_CALL = m.Call(func=m.Attribute(value=m.Name("self")))
