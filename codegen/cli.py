@@ -386,7 +386,9 @@ def verify_command(
         if unknown:
             typer.echo(f"--select: unknown rule code(s) {', '.join(unknown)}", err=True)
             raise typer.Exit(2)
-    raise typer.Exit(report.verify_paths(paths, output_format, codes, _echo))
+    with _errors_exit(None):  # a worker process that died: one line, exit 3
+        code = report.verify_paths(paths, output_format, codes, _echo)
+    raise typer.Exit(code)
 
 
 @app.command(

@@ -188,7 +188,9 @@ def generate(
     )
     shown = f"<generated from {printable(loaded.display_path)}>"
     try:
-        findings = verify_source(text, shown, generated=True, keras_builder=builder)
+        findings = verify_source(
+            text, shown, generated=True, keras_builder=builder, rendered=True
+        )
     except UnparsableSource as exc:
         raise InternalError(
             f"{printable(loaded.display_path)}: internal error in wrapgen, the rendered module "

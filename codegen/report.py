@@ -7,11 +7,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from codegen import forked
 from codegen.errors import InternalError, Location, Problem, WrapgenError
 from codegen.passes import BY_CODE
 from codegen.verify import IGNORE_CODE, Finding, python_files, verify_file
 
 Echo = Callable[..., None]
+
+
+PARALLEL_MIN_FILES = 8
+"""From this many files on, `verify` spreads them over one forked process per core."""
 
 
 def verify_paths(
@@ -21,25 +26,23 @@ def verify_paths(
 
     A file that cannot be verified (unreadable, not valid Python, over a
     limit, or an internal error) is one line on stderr; the other files are
-    still verified, and the exit code is the most severe of all.
+    still verified, and the exit code is the most severe of all. Many files
+    are verified in forked processes, one per core; what is printed does not
+    depend on it.
     """
     findings: list[Finding] = []
     exit_code = 0
-    for path in python_files(paths):
-        try:
-            found = verify_file(path)
-        except WrapgenError as error:
-            echo(str(error), err=True)
-            exit_code = max(exit_code, error.exit_code)
-            continue
-        except Exception as error:  # a bug in wrapgen, confined to this file
-            problem = Problem(
-                Location(str(path), 1, 1),
-                "",
-                f"internal error in wrapgen: {error!r}; please report it with this file",
-            )
-            echo(str(problem), err=True)
-            exit_code = max(exit_code, InternalError.exit_code)
+    files = list(python_files(paths))
+    outcomes = forked.each(
+        _verify_one,
+        files,
+        minimum=PARALLEL_MIN_FILES,
+        lost="file(s) were not verified",
+    )
+    for found, error in outcomes:
+        if error is not None:
+            echo(error[0], err=True)
+            exit_code = max(exit_code, error[1])
             continue
         if codes is not None:
             found = [f for f in found if f.code in codes or f.code == IGNORE_CODE]
@@ -53,6 +56,21 @@ def verify_paths(
     if findings:
         exit_code = max(exit_code, 1)
     return exit_code
+
+
+def _verify_one(path: Path) -> tuple[list[Finding], tuple[str, int] | None]:
+    """The findings in one file, or the line and exit code saying why it has none."""
+    try:
+        return verify_file(path), None
+    except WrapgenError as error:
+        return [], (str(error), error.exit_code)
+    except Exception as error:  # noqa: BLE001 - a bug in wrapgen, confined to this file
+        problem = Problem(
+            Location(str(path), 1, 1),
+            "",
+            f"internal error in wrapgen: {error!r}; please report it with this file",
+        )
+        return [], (str(problem), InternalError.exit_code)
 
 
 def unknown_codes(codes: Sequence[str]) -> list[str]:

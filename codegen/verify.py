@@ -39,15 +39,20 @@ def verify_source(
     keras_builder: str | None = None,
     keras_builder_problem: str | None = None,
     select: Iterable[str] | None = None,
+    rendered: bool = False,
 ) -> list[Finding]:
     """All findings in `source`, sorted by position.
 
     `generated` (default: the source starts with wrapgen's header) turns on
     the generated-module rules and turns off ignore comments. `keras_builder`
     is the `module:function` the spec names, when known. `select` limits the
-    run to some rule codes.
+    run to some rule codes. `rendered` means `source` is wrapgen's own
+    rendering of a validated spec, not a file: its size is already bounded and
+    its nesting is the templates' (a few levels), so the guards that protect
+    the parser from hostile files are skipped.
     """
-    check_source(source, path)
+    if not rendered:
+        check_source(source, path)
     try:
         return _verify_parsed(
             SourceModule(
@@ -106,10 +111,7 @@ def _internal_error(path: str, where: str, exc: Exception) -> InternalError:
 def _apply_ignores(module: SourceModule, findings: list[Finding]) -> list[Finding]:
     ignored: dict[int, set[str]] = {}
     problems: list[Finding] = []
-    for line, comment in module.suppressions():
-        match = _IGNORE.search(comment.value)
-        if match is None:
-            continue
+    for line, comment, match in module.suppressions(_IGNORE):
         codes = [c.strip() for c in (match.group(1) or "").split(",") if c.strip()]
         if not codes:
             problems.append(

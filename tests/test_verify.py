@@ -433,3 +433,32 @@ def test_generation_with_findings_writes_nothing_and_exits_1(tmp_path, monkeypat
     assert result.exit_code == 1
     assert "WG301" in result.output
     assert not target.exists()
+
+
+def test_many_files_are_verified_in_parallel_exactly_as_one_by_one(tmp_path):
+    """From PARALLEL_MIN_FILES files on, forked processes share the work; the
+    findings, the error lines on stderr, their order and the exit code do not change."""
+    from codegen.report import PARALLEL_MIN_FILES
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    broken = _broken_copy(tmp_path).read_text("utf-8")
+    for index in range(PARALLEL_MIN_FILES + 3):
+        (tree / f"m{index:02d}.py").write_text(
+            broken if index % 3 == 0 else HANDWRITTEN.read_text("utf-8"), "utf-8"
+        )
+    (tree / "m04.py").write_bytes(b"def f(:\n")
+    (tree / "m07.py").write_bytes(b"x = '\xff'\n")
+    together = wrapgen("verify", str(tree))
+    alone = [wrapgen("verify", str(path)) for path in sorted(tree.iterdir())]
+    assert together.returncode == 2  # unparsable files are the most severe outcome
+    assert together.stdout == "".join(
+        line + "\n"
+        for line in sorted(
+            (line for r in alone for line in r.stdout.splitlines()),
+            key=lambda line: (line.split(":")[0], int(line.split(":")[1])),
+        )
+    )
+    assert together.stdout.count(" WG301 ") == 4
+    assert together.stderr == "".join(r.stderr for r in alone)
+    assert together.stderr.splitlines()[0].startswith(f"{tree / 'm04.py'}:1:7: ")
