@@ -29,7 +29,7 @@ from rich.table import Table
 
 from codegen import userdata
 from codegen.console import escape, say
-from codegen.errors import FindingsError, UsageError, WrapgenError
+from codegen.errors import FindingsError, UsageError, WrapgenError, printable
 from codegen.load import load_spec
 from codegen.pipeline import Generated, generate
 from codegen.spec import Spec
@@ -128,7 +128,8 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
                 f"[bold]{escape(spec.name)}[/bold]: FedAvg, {options.rounds} rounds x "
                 f"{min(options.clients, len(data.train))} clients on "
                 f"{len(options.worker_addresses) or options.workers} worker(s); "
-                f"{escape(_settings_line(settings))}; {escape(data.description)}",
+                f"{escape(_settings_line(settings))}; "
+                f"{escape(printable(data.description))}",
                 soft_wrap=True,
             )
             result = _train(train, module, data, options, err)
@@ -142,7 +143,7 @@ def run(target: Path, options: RunOptions, err: Console) -> int:
     except WrapgenError:
         raise
     except Exception as exc:  # noqa: BLE001 - the model or data failed in TFF: say so, no traceback
-        say(err, f"{target}: training failed: {failure_summary(exc)}")
+        say(err, printable(f"{target}: training failed: {failure_summary(exc)}"))
         return 1
     finally:
         train.shutdown()

@@ -243,12 +243,18 @@ def client_data(clients) -> tff.simulation.datasets.ClientData:
 def local_dataset(
     examples: tf.data.Dataset, local: Local, seed: int | None = None
 ) -> tf.data.Dataset:
-    """Shuffled (a seeded buffer), repeated for the local epochs, batched: TFF's usual order."""
+    """Shuffled (a seeded buffer, reshuffled each epoch), batched, repeated for the epochs.
+
+    Batching before repeating keeps epochs apart: each epoch is the client's
+    examples in `ceil(examples / batch_size)` batches, so `--local-epochs 2`
+    makes exactly twice the batches of one epoch.
+    """
     if local.shuffle_buffer > 0:
         examples = examples.shuffle(local.shuffle_buffer, seed=seed)
+    examples = examples.batch(local.batch_size)
     if local.epochs > 1:
         examples = examples.repeat(local.epochs)
-    return examples.batch(local.batch_size)
+    return examples
 
 
 def _shuffle_seed(seed: int, number: int, client_id: str) -> int:

@@ -31,13 +31,16 @@ from __future__ import annotations
 import collections
 import csv
 import importlib
+import io
 import math
 import os
 import re
+import stat
 import struct
 import sys
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +48,8 @@ from pathlib import Path
 import numpy as np
 
 from codegen.catalogue import FLOAT_DTYPES, INT_DTYPES
-from codegen.errors import UsageError
+from codegen.errors import UsageError, printable
+from codegen.files import NotRegularFile, kind_of
 from codegen.names import DOTTED_MODULE
 from codegen.spec import Input, LayerStack, Spec
 
@@ -56,6 +60,10 @@ CHUNK_BYTES = 32 * 2**20
 """Checks read an array this many bytes at a time (an uncompressed npz member stays on disk)."""
 
 MAX_PROBLEMS = 20
+MAX_CLIENT_ID_CHARS = 256
+"""The longest client id (a longer one is refused, naming its row)."""
+MAX_ID_DTYPE_CHARS = 4096
+"""An npz `client_id` array of wider strings is refused before it is read."""
 
 
 class DataError(UsageError):
@@ -117,9 +125,9 @@ def import_function(source: Source):
         sys.path.insert(0, os.getcwd())
     try:
         function = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the user's module failed to import; say so
         raise UsageError(
-            f"{source.flag} {source.text}: cannot import it: {exc}"
+            f"{source.flag} {source.text}: cannot import it: {exc!r}"
         ) from None
     if not callable(function):
         raise UsageError(
@@ -135,6 +143,37 @@ def import_function(source: Source):
 
 
 # --- reading -----------------------------------------------------------------------
+
+
+def _open_regular(path: Path, flag: str):
+    """`path` opened for binary reading, refused unless it is a regular file.
+
+    As `codegen.files.read_regular`: a FIFO would block a read (or an open)
+    forever and a device such as /dev/zero never ends, so the kind is checked
+    with `stat` before opening, the open does not wait for a FIFO's writer, and
+    `fstat` checks the kind again once open (a file swapped meanwhile).
+    """
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, kind_of(mode))
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+        descriptor = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(descriptor)
+            raise NotRegularFile(path, kind_of(mode))
+    except NotRegularFile as exc:
+        raise UsageError(
+            f"{flag} {path}: is {exc.kind}, expected a regular file"
+        ) from None
+    except FileNotFoundError:
+        raise UsageError(f"{flag} {path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {path}: cannot read it: {exc.strerror or exc}"
+        ) from None
+    return os.fdopen(descriptor, "rb", buffering=0)
 
 
 class _Member:
@@ -173,106 +212,253 @@ class _Member:
         breaks = np.flatnonzero(np.diff(index) != 1) + 1
         starts = np.concatenate([[0], breaks])
         stops = np.concatenate([breaks, [len(index)]])
-        with open(self.path, "rb", buffering=0) as handle:
+        with _open_regular(self.path, "--data") as handle:
             for first, last in zip(starts.tolist(), stops.tolist()):
                 handle.seek(self.offset + int(index[first]) * self.row_bytes)
                 wanted = buffer[first * self.row_bytes : last * self.row_bytes]
-                if handle.readinto(wanted) != len(wanted):
+                if _read_into(handle, wanted) != len(wanted):
                     raise UsageError(f"{self.path}: the file ends inside an array")
         return out
 
     def _mapped(self, index) -> np.ndarray:
         """Fortran-ordered (or empty) arrays: through a memory map, dropped at once."""
-        mapped = np.memmap(
-            self.path,
-            self.dtype,
-            "r",
-            self.offset,
-            self.shape,
-            "F" if self.fortran else "C",
-        )
-        try:
-            return np.array(mapped[index])
-        finally:
-            del mapped
-
-
-def _npz_members(path: Path, flag: str) -> dict[str, object]:
-    """Each member of an npz: a `_Member` when stored uncompressed, else the loaded array."""
-    members: dict[str, object] = {}
-    try:
-        archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise UsageError(f"{path}: cannot read it as an npz file: {exc}") from None
-    with archive, open(path, "rb") as raw:
-        for info in archive.infolist():
-            name = info.filename[:-4] if info.filename.endswith(".npy") else None
-            if name is None:
-                continue
+        with _open_regular(self.path, "--data") as handle:
+            mapped = np.memmap(
+                handle,
+                self.dtype,
+                "r",
+                self.offset,
+                self.shape,
+                "F" if self.fortran else "C",
+            )
             try:
-                if info.compress_type == zipfile.ZIP_STORED:
-                    raw.seek(info.header_offset)
-                    local = raw.read(30)
-                    name_length, extra_length = struct.unpack("<HH", local[26:30])
-                    raw.seek(info.header_offset + 30 + name_length + extra_length)
-                    version = np.lib.format.read_magic(raw)
-                    read_header = (
-                        np.lib.format.read_array_header_1_0
-                        if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0
+                return np.array(mapped[index])
+            finally:
+                del mapped
+
+
+def _read_into(stream, buffer: memoryview) -> int:
+    """Fill `buffer` from `stream` (a file or a zip member); the bytes read."""
+    done = 0
+    while done < len(buffer):
+        step = stream.readinto(buffer[done : done + CHUNK_BYTES])
+        if not step:
+            break
+        done += step
+    return done
+
+
+MAX_HEADER_BYTES = 10_000
+"""The longest .npy header read (NumPy's own `max_header_size`); checked before reading it."""
+MAX_INFLATE_RATIO = 200
+MAX_INFLATE_UNCHECKED = 256 * 2**20
+"""A compressed member larger than this when decompressed must not expand more than
+`MAX_INFLATE_RATIO` times (a zip bomb): its data is held in memory."""
+
+
+@dataclass
+class _Header:
+    """What an npz member's .npy header says, and where its data is."""
+
+    info: zipfile.ZipInfo
+    shape: tuple
+    fortran: bool
+    dtype: np.dtype
+    offset: int | None  # of the data in the npz file (stored members), else None
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _read_npy_header(stream) -> tuple[tuple, bool, np.dtype]:
+    """(shape, fortran, dtype) of the .npy data starting in `stream`, its length bounded."""
+    magic = stream.read(8)
+    if len(magic) != 8 or magic[:6] != b"\x93NUMPY":
+        raise ValueError("not a .npy array (no \\x93NUMPY magic)")
+    version = (magic[6], magic[7])
+    if version not in ((1, 0), (2, 0)):
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    length_format = "<H" if version == (1, 0) else "<I"
+    raw_length = stream.read(struct.calcsize(length_format))
+    if len(raw_length) != struct.calcsize(length_format):
+        raise ValueError("the array header is cut short")
+    (length,) = struct.unpack(length_format, raw_length)
+    if length > MAX_HEADER_BYTES:
+        raise ValueError(
+            f"an array header of {length:,} bytes (at most {MAX_HEADER_BYTES:,})"
+        )
+    header = stream.read(length)
+    if len(header) != length:
+        raise ValueError("the array header is cut short")
+    read = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran, dtype = read(io.BytesIO(raw_length + header))
+    if dtype.hasobject:
+        raise ValueError("object arrays (pickled) are not supported")
+    return tuple(int(d) for d in shape), bool(fortran), dtype
+
+
+def _npz_headers(
+    path: Path, archive: zipfile.ZipFile, raw, wanted: list[str]
+) -> dict[str, _Header]:
+    """The headers of the members named in `wanted` (other members are never read)."""
+    infos: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        name = info.filename[:-4] if info.filename.endswith(".npy") else None
+        if name not in wanted:
+            continue
+        if name in infos:
+            raise DataError([f"{path}: two arrays named {name!r}"])
+        infos[name] = info
+    file_size = os.fstat(raw.fileno()).st_size
+    headers = {}
+    for name, info in infos.items():
+        try:
+            if info.flag_bits & 0x1:
+                raise ValueError("it is encrypted")
+            if info.compress_type == zipfile.ZIP_STORED:
+                raw.seek(info.header_offset)
+                local = raw.read(30)
+                if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                    raise ValueError("a bad zip entry")
+                name_length, extra_length = struct.unpack("<HH", local[26:30])
+                start = info.header_offset + 30 + name_length + extra_length
+                raw.seek(start)
+                shape, fortran, dtype = _read_npy_header(raw)
+                header = _Header(info, shape, fortran, dtype, raw.tell())
+                end = start + info.compress_size
+                if header.offset + header.nbytes > min(end, file_size):
+                    raise ValueError(
+                        f"its header says {header.nbytes:,} bytes of data "
+                        f"({dtype} {list(shape)}); the member holds "
+                        f"{max(0, min(end, file_size) - header.offset):,}"
                     )
-                    shape, fortran, dtype = read_header(raw)
-                    if dtype.hasobject:
-                        raise ValueError("object arrays (pickled) are not supported")
-                    members[name] = _Member(path, dtype, shape, fortran, raw.tell())
-                else:
-                    with archive.open(info) as member:
-                        members[name] = np.lib.format.read_array(
-                            member, allow_pickle=False
-                        )
-            except ValueError as exc:
-                raise UsageError(f"{path}: {name}: cannot read it: {exc}") from None
-    return members
+            else:
+                with archive.open(info) as member:
+                    shape, fortran, dtype = _read_npy_header(member)
+                header = _Header(info, shape, fortran, dtype, None)
+                if (
+                    header.nbytes > MAX_INFLATE_UNCHECKED
+                    and header.nbytes > MAX_INFLATE_RATIO * max(1, info.compress_size)
+                ):
+                    raise ValueError(
+                        f"it expands from {info.compress_size:,} compressed bytes to "
+                        f"{header.nbytes:,} (over {MAX_INFLATE_RATIO}x: a zip bomb?); "
+                        "save it uncompressed (np.savez), which is read from disk"
+                    )
+        except (
+            ValueError,
+            OSError,
+            EOFError,
+            RuntimeError,
+            NotImplementedError,
+            zipfile.BadZipFile,
+            zlib.error,
+            SyntaxError,
+        ) as exc:
+            raise DataError([f"{path}: {name}: cannot read it: {exc}"]) from None
+        headers[name] = header
+    return headers
+
+
+def _load_member(path: Path, archive: zipfile.ZipFile, header: _Header):
+    """A stored member as a `_Member` (read from disk when asked); a compressed one inflated."""
+    if header.offset is not None:
+        return _Member(path, header.dtype, header.shape, header.fortran, header.offset)
+    name = header.info.filename[:-4]
+    out = np.empty(math.prod(header.shape), header.dtype)
+    try:
+        with archive.open(header.info) as member:
+            _read_npy_header(member)
+            got = _read_into(member, memoryview(out.view(np.uint8)))
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        RuntimeError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
+        raise DataError([f"{path}: {name}: cannot read it: {exc}"]) from None
+    if got != header.nbytes:
+        raise DataError(
+            [f"{path}: {name}: cannot read it: the member ends inside the array"]
+        )
+    if header.fortran:
+        return out.reshape(header.shape[::-1]).transpose()
+    return out.reshape(header.shape)
 
 
 def _npz_table(path: Path, spec: Spec, flag: str) -> Table:
-    members = _npz_members(path, flag)
-    problems = []
     wanted = [item.name for item in spec.inputs] + [CLIENT_COLUMN]
-    missing = [name for name in wanted if name not in members]
+    with _open_regular(path, flag) as raw:
+        try:
+            archive = zipfile.ZipFile(raw)
+        except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+            raise UsageError(f"{path}: cannot read it as an npz file: {exc}") from None
+        with archive:
+            return _npz_checked(path, spec, archive, raw, wanted)
+
+
+def _npz_checked(path: Path, spec: Spec, archive, raw, wanted: list[str]) -> Table:
+    headers = _npz_headers(path, archive, raw, wanted)
+    problems = []
+    missing = [name for name in wanted if name not in headers]
     if missing:
-        have = ", ".join(sorted(members)) or "none"
+        names = [
+            info.filename[:-4]
+            for info in archive.infolist()
+            if info.filename.endswith(".npy")
+        ]
+        have = ", ".join(printable(n) for n in sorted(set(names))[:20]) or "none"
+        if len(set(names)) > 20:
+            have += f" (and {len(set(names)) - 20} more)"
         for name in missing:
             what = "the client of each row" if name == CLIENT_COLUMN else "an input"
             problems.append(
                 f"{path}: missing array {name!r} ({what}); the file has: {have}"
             )
         raise DataError(problems)
-    clients = _column(members[CLIENT_COLUMN])
-    if clients.ndim != 1:
+    ids = headers[CLIENT_COLUMN]
+    if len(ids.shape) != 1:
         raise DataError(
             [
                 f"{path}: {CLIENT_COLUMN}: expected one id per row (shape [N]), "
-                f"found shape {list(clients.shape)}"
+                f"found shape {list(ids.shape)}"
             ]
         )
-    if clients.dtype.kind not in "iuUS":
+    if ids.dtype.kind not in "iuUS":
         raise DataError(
             [
                 f"{path}: {CLIENT_COLUMN}: expected integer or string ids, found "
-                f"{clients.dtype}"
+                f"{ids.dtype}"
             ]
         )
-    arrays = {}
+    width = ids.dtype.itemsize // (4 if ids.dtype.kind == "U" else 1)
+    if ids.dtype.kind in "US" and width > MAX_ID_DTYPE_CHARS:
+        raise DataError(
+            [
+                f"{path}: {CLIENT_COLUMN}: expected ids of at most "
+                f"{MAX_CLIENT_ID_CHARS} characters, found {ids.dtype}"
+            ]
+        )
+    rows = ids.shape[0]
     for item in spec.inputs:
-        array = members[item.name]
-        problem = _fit(item, array.shape, array.dtype, len(clients))
+        header = headers[item.name]
+        problem = _fit(item, header.shape, header.dtype, rows)
         if problem:
             problems.append(f"{path}: {item.name}: {problem}")
-        else:
-            arrays[item.name] = array
     if problems:
         raise DataError(problems)
+    clients = _column(_load_member(path, archive, ids))
+    arrays = {
+        item.name: _load_member(path, archive, headers[item.name])
+        for item in spec.inputs
+    }
     return Table(path, spec, arrays, clients, None)
 
 
@@ -300,14 +486,7 @@ def _fit(item: Input, shape: tuple, dtype: np.dtype, rows: int) -> str | None:
 
 
 def _csv_table(path: Path, spec: Spec, flag: str) -> Table:
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read it: {exc}") from None
-    if not header:
-        raise DataError([f"{path}:1: expected a header line naming the columns"])
-    names = [name.strip() for name in header]
+    names, codes, ids, lines, lengths = _scan_csv(path, flag)
     position = {}
     for index, name in enumerate(names):
         position.setdefault(name, index)
@@ -338,9 +517,23 @@ def _csv_table(path: Path, spec: Spec, flag: str) -> Table:
         problems.append(
             f"{path}:1: missing column {CLIENT_COLUMN!r} (the client of each row)"
         )
+    for name in [
+        *(n for c in columns.values() for n in c),
+        position.get(CLIENT_COLUMN),
+    ]:
+        if name is not None and names.count(names[name]) > 1:
+            where = [i + 1 for i, n in enumerate(names) if n == names[name]]
+            problems.append(
+                f"{path}:1: column {names[name]!r} appears {len(where)} times "
+                f"(fields {', '.join(map(str, where))}): expected it once"
+            )
+            break
     if problems:
         raise DataError(problems)
-    lines = _LineIndex(path)
+    if lengths:  # lines of the wrong length: after the header's own problems
+        raise DataError(lengths)
+    if not len(codes):
+        raise DataError([f"{path}: no examples (0 rows)"])
     arrays = {}
     for item in spec.inputs:
         parse = (
@@ -348,13 +541,20 @@ def _csv_table(path: Path, spec: Spec, flag: str) -> Table:
             if item.dtype in INT_DTYPES or item.dtype == "float64"
             else np.float32
         )
-        values = _loadtxt(path, columns[item.name], parse, names, lines)
+        values = _loadtxt(path, flag, columns[item.name], parse, names, lines)
+        if len(values) != len(codes):  # the two readers disagree on the rows
+            raise DataError(
+                [
+                    f"{path}: NumPy's reader finds {len(values)} rows, Python's csv "
+                    f"module {len(codes)}: check the file's quotes and line endings"
+                ]
+            )
         if item.dtype in INT_DTYPES:
             whole = np.isfinite(values) & (values == np.floor(values))
             if not whole.all():
                 row, col = np.argwhere(~whole)[0]
                 problems.append(
-                    f"{path}:{lines.line(row)}: {names[columns[item.name][col]]}: "
+                    f"{path}:{lines[row]}: {names[columns[item.name][col]]}: "
                     f"expected an integer for input {item.name!r} ({item.dtype}), "
                     f"found {values[row, col]!r}"
                 )
@@ -363,42 +563,98 @@ def _csv_table(path: Path, spec: Spec, flag: str) -> Table:
         arrays[item.name] = values.reshape(shape)
     if problems:
         raise DataError(problems)
-    clients = _loadtxt(path, [position[CLIENT_COLUMN]], str, names, lines)[:, 0]
-    empty = np.flatnonzero(np.char.str_len(clients) == 0)
-    if len(empty):
-        raise DataError(
-            [
-                f"{path}:{lines.line(empty[0])}: {CLIENT_COLUMN}: empty client id"
-                + (f" (and {len(empty) - 1} more row(s))" if len(empty) > 1 else "")
-            ]
-        )
     headers = {
         item.name: [names[i] for i in columns[item.name]] for item in spec.inputs
     }
-    return Table(path, spec, arrays, clients, lines, headers)
+    return Table(path, spec, arrays, codes, lines, headers, ids)
 
 
-class _LineIndex:
-    """File line numbers of the data rows of a CSV, found only when a problem is reported
-    (`np.loadtxt` skips blank lines, and a quoted field may span lines)."""
+MAX_FIELD_CHARS = 131_072
+"""The longest CSV field read (the csv module's default limit)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lines: list[int] | None = None
 
-    def line(self, row: int) -> int:
-        if self._lines is None:
-            self._lines = []
-            with open(self.path, encoding="utf-8-sig", newline="") as handle:
-                reader = csv.reader(handle)
-                next(reader, None)
+def _scan_csv(
+    path: Path, flag: str
+) -> tuple[list[str], np.ndarray, list[str], np.ndarray, list[str]]:
+    """(header names, client code of each row, client ids, file line of each row,
+    the problem of lines with the wrong number of fields).
+
+    One pass of Python's csv reader checks that every data line has as many
+    fields as the header and no field is longer than `MAX_FIELD_CHARS`, and
+    reads the client ids (each distinct id held once; blank lines skipped,
+    as `np.loadtxt` does). The numbers are read by `np.loadtxt` afterwards.
+    """
+    names: list[str] = []
+    codes: list[int] = []
+    lines: list[int] = []
+    known: dict[str, int] = {}
+    problems: list[str] = []
+    short = extra = 0
+    limit = csv.field_size_limit()
+    start = 1
+    with _open_regular(path, flag) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text)
+        try:
+            csv.field_size_limit(MAX_FIELD_CHARS)
+            header = next(reader, None)
+            if not header:
+                raise DataError(
+                    [f"{path}:1: expected a header line naming the columns"]
+                )
+            names = [name.strip() for name in header]
+            width = len(names)
+            client = names.index(CLIENT_COLUMN) if CLIENT_COLUMN in names else None
+            start = reader.line_num + 1
+            for record in reader:
+                if record:
+                    if len(record) != width:
+                        if not short + extra:
+                            problems.append(
+                                f"{path}:{start}: expected {width} fields (as in the "
+                                f"header), found {len(record)}"
+                            )
+                        short += len(record) < width
+                        extra += len(record) > width
+                    elif client is not None:
+                        codes.append(known.setdefault(record[client], len(known)))
+                        lines.append(start)
                 start = reader.line_num + 1
-                for record in reader:
-                    if record:
-                        self._lines.append(start)
-                    start = reader.line_num + 1
-        row = int(row)
-        return self._lines[row] if row < len(self._lines) else row + 2
+        except csv.Error as exc:
+            reason = (
+                f"a field longer than {MAX_FIELD_CHARS:,} characters"
+                if "field limit" in str(exc)
+                else str(exc)
+            )
+            raise DataError([f"{path}:{start}: cannot read it: {reason}"]) from None
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                [
+                    f"{path}:{_bad_utf8_line(path, flag)}: expected UTF-8 text: {exc.reason}"
+                ]
+            ) from None
+        finally:
+            csv.field_size_limit(limit)
+    if short + extra > 1:
+        problems[0] += f" (and {short + extra - 1} more line(s) of the wrong length)"
+    return (
+        names,
+        np.asarray(codes, np.int64),
+        list(known),
+        np.asarray(lines, np.int64),
+        problems,
+    )
+
+
+def _bad_utf8_line(path: Path, flag: str) -> int:
+    """The line of a file holding its first byte that is not UTF-8."""
+    with _open_regular(path, flag) as raw:
+        for number, line in enumerate(io.BufferedReader(raw), start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
 
 
 _LOADTXT_ROW = re.compile(r"at row (\d+)")
@@ -411,13 +667,21 @@ _LOADTXT_COLUMNS = re.compile(
 
 
 def _loadtxt(
-    path: Path, usecols: list[int], dtype, names: list[str], lines: _LineIndex
+    path: Path,
+    flag: str,
+    usecols: list[int],
+    dtype,
+    names: list[str],
+    lines: np.ndarray,
 ) -> np.ndarray:
+    def line(row: int) -> int:
+        return int(lines[row]) if 0 <= row < len(lines) else row + 2
+
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _open_regular(path, flag) as raw:
             warnings.simplefilter("ignore")  # "input contained no data": checked after
             return np.loadtxt(
-                path,
+                io.TextIOWrapper(raw, encoding="utf-8-sig"),
                 delimiter=",",
                 skiprows=1,
                 usecols=usecols,
@@ -425,7 +689,6 @@ def _loadtxt(
                 ndmin=2,
                 comments=None,
                 quotechar='"',
-                encoding="utf-8-sig",
             )
     except ValueError as exc:
         text = str(exc)
@@ -437,7 +700,7 @@ def _loadtxt(
             )
             raise DataError(
                 [
-                    f"{path}:{lines.line(int(row))}: {column_name}: expected a number, "
+                    f"{path}:{line(int(row))}: {column_name}: expected a number, "
                     f"found {value!r}"
                 ]
             ) from None
@@ -446,12 +709,12 @@ def _loadtxt(
             row, count = short.groups()  # this message counts rows from 1
             raise DataError(
                 [
-                    f"{path}:{lines.line(int(row) - 1)}: expected {len(names)} fields "
+                    f"{path}:{line(int(row) - 1)}: expected {len(names)} fields "
                     f"(as in the header), found {count}"
                 ]
             ) from None
         row = _LOADTXT_ROW.search(text)
-        where = f"{path}:{lines.line(int(row.group(1)))}" if row else str(path)
+        where = f"{path}:{line(int(row.group(1)))}" if row else str(path)
         raise DataError([f"{where}: {text}"]) from None
 
 
@@ -472,9 +735,12 @@ class Table:
         spec: Spec,
         arrays: dict,
         clients: np.ndarray,
-        lines: _LineIndex | None,
+        lines: np.ndarray | None,
         headers: dict[str, list[str]] | None = None,
+        names: list[str] | None = None,
     ) -> None:
+        """`clients`: the id of each row, or (CSV) its index in `names`;
+        `lines`: the file line of each row (CSV)."""
         self.path, self.spec, self.arrays, self._lines = path, spec, arrays, lines
         self._headers = headers
         self.rows = len(clients)
@@ -482,9 +748,45 @@ class Table:
             clients, return_index=True, return_inverse=True, return_counts=True
         )
         self._client_of_row = clients
+        if names is not None:
+            labels = [names[int(code)] for code in unique]
+        elif unique.dtype.kind == "S":
+            labels = []
+            for i, value in enumerate(unique.tolist()):
+                try:
+                    labels.append(value.decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise DataError(
+                        [
+                            f"{self.where(int(first[i]))} {CLIENT_COLUMN}: expected UTF-8 "
+                            f"text, found {value!r}"
+                        ]
+                    ) from None
+        else:
+            labels = [str(value) for value in unique.tolist()]
+        self._labels = labels
+        self._names = names
         appearance = np.argsort(first, kind="stable")  # clients in order of first row
-        self.ids = [str(unique[i]) for i in appearance]
-        self._counts = {str(unique[i]): int(counts[i]) for i in appearance}
+        problems = []
+        for i in appearance.tolist():
+            label = labels[i]
+            if label == "":
+                problems.append(
+                    f"{self.where(int(first[i]))} {CLIENT_COLUMN}: expected a client "
+                    f"id, found {label!r}"
+                    + (f" (and {counts[i] - 1} more row(s))" if counts[i] > 1 else "")
+                )
+            elif len(label) > MAX_CLIENT_ID_CHARS:
+                problems.append(
+                    f"{self.where(int(first[i]))} {CLIENT_COLUMN}: expected an id of at "
+                    f"most {MAX_CLIENT_ID_CHARS} characters, found {len(label):,}"
+                )
+            if len(problems) >= MAX_PROBLEMS:
+                break
+        if problems:
+            raise DataError(problems)
+        self.ids = [labels[i] for i in appearance]
+        self._counts = {labels[i]: int(counts[i]) for i in appearance}
         order = np.argsort(inverse, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(counts)])
         # A client's rows are contiguous when its last row is as far from its first as
@@ -494,7 +796,7 @@ class Table:
         for i in appearance:
             start, stop = int(bounds[i]), int(bounds[i + 1])
             first_row = int(order[start])
-            self._rows[str(unique[i])] = (
+            self._rows[labels[i]] = (
                 slice(first_row, first_row + int(counts[i]))
                 if contiguous[i]
                 else order[start:stop]
@@ -513,8 +815,12 @@ class Table:
     def where(self, row: int) -> str:
         """`data.csv:LINE:` or `data.npz: row N (client C):` for messages."""
         if self._lines is not None:
-            return f"{self.path}:{self._lines.line(row)}:"
+            return f"{self.path}:{int(self._lines[row])}:"
         client = self._client_of_row[row].item()
+        if isinstance(client, bytes):
+            client = client.decode("utf-8", "backslashreplace")
+        if isinstance(client, str) and len(client) > 40:
+            client = client[:40] + "..."
         return f"{self.path}: row {row} (client {client!r}):"
 
     def column(self, name: str, index: int) -> str:
@@ -549,8 +855,6 @@ class Table:
 def load_table(source: Source, spec: Spec, classes: int | None) -> Table:
     """Read and check an npz or CSV table against the spec (see `check`)."""
     path = source.path
-    if not path.is_file():
-        raise UsageError(f"{source.flag} {path}: no such file")
     table = (
         _npz_table(path, spec, source.flag)
         if source.kind == "npz"
@@ -632,11 +936,23 @@ def _bounds(spec: Spec, item: Input, classes: int | None):
 
 def _first_bad(rows, item: Input, low, high, what, labels_only: bool):
     """((row, column), reason) of the first bad value in a chunk, or (None, None)."""
-    if rows.dtype.kind == "f" and not labels_only:
-        finite = np.isfinite(rows)
-        if not finite.all():
-            bad = tuple(np.argwhere(~finite)[0])
-            return bad, "expected finite values"
+    if item.dtype in FLOAT_DTYPES and not labels_only:
+        if rows.dtype.kind == "f":
+            finite = np.isfinite(rows)
+            if not finite.all():
+                bad = tuple(np.argwhere(~finite)[0])
+                return bad, "expected finite values"
+        largest = float(np.finfo(item.dtype).max)
+        if rows.dtype.kind in "fiu" and (
+            rows.dtype.kind != "f" or np.finfo(rows.dtype).max > largest
+        ):
+            wrong = np.abs(rows.astype(np.float64)) > largest
+            if wrong.any():
+                return (
+                    tuple(np.argwhere(wrong)[0]),
+                    f"expected values that fit {item.dtype} (at most {largest:.6g} "
+                    "in magnitude)",
+                )
     if low is not None:
         wrong = (rows < low) | (rows > high)
         if wrong.any():

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import termios
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -226,7 +227,9 @@ def test_bad_csv_names_the_file_line_and_column(tmp_path):
         "no_client.csv": (
             header,
             rows[:3] + [",0.5,0.1,0.2"] + rows[3:],
-            ["no_client.csv:5: client_id: empty client id"],
+            [
+                "no_client.csv:5: client_id: expected a client id, found ''",
+            ],
         ),
         "empty.csv": (header, [], ["empty.csv: no examples (0 rows)"]),
     }
@@ -609,3 +612,289 @@ def test_table_reads_only_the_sampled_clients_rows(tmp_path):
     train, held = userdata.split_clients(table.ids, 0.5, seed=0)
     assert len(held) == 2 and sorted(train + held) == sorted(table.ids)
     assert userdata.split_clients(table.ids, 0.5, seed=0) == (train, held)
+
+
+# --- hostile files: refused quickly, in one line, before TensorFlow ---------------
+
+
+def load(path: Path, spec_path: str = LINEAR, classes: int | None = None):
+    """`userdata.load_table` on a file (in-process: no TensorFlow)."""
+    from codegen import userdata
+    from codegen.load import load_spec
+    from codegen.validate import validate
+
+    spec = validate(load_spec(Path(spec_path)))
+    kind = path.suffix[1:]
+    return userdata.load_table(userdata.Source(kind, str(path)), spec, classes)
+
+
+def refusal(path: Path, spec_path: str = LINEAR) -> list[str]:
+    from codegen.userdata import DataError, UsageError
+
+    with pytest.raises(UsageError) as error:
+        load(path, spec_path)
+    lines = (
+        error.value.lines
+        if isinstance(error.value, DataError)
+        else str(error.value).splitlines()
+    )
+    return [line.replace(f"{path.parent}/", "") for line in lines]
+
+
+def npz_member(name: str, payload: bytes, compress: int) -> tuple:
+    return name + ".npy", payload, compress
+
+
+def write_zip(path: Path, members: list[tuple]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, payload, compress in members:
+            archive.writestr(name, payload, compress_type=compress)
+    return path
+
+
+def npy(array: np.ndarray) -> bytes:
+    stream = io.BytesIO()
+    np.save(stream, array, allow_pickle=False)
+    return stream.getvalue()
+
+
+def npy_header(shape: tuple, descr: str = "<f4") -> bytes:
+    stream = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        stream, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return stream.getvalue()
+
+
+def test_hostile_npz_members_are_refused_without_reading_them(tmp_path):
+    import zipfile
+
+    arrays = linear_arrays()
+    stored, deflated = zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED
+    y = npz_member("y", npy(arrays["y"]), stored)
+    ids = npz_member("client_id", npy(arrays["client_id"]), stored)
+    x = npy(arrays["x"])
+    cases = {
+        # A member claiming 1 GiB that deflates from a few bytes: never inflated.
+        "bomb.npz": (
+            [npz_member("x", npy_header((2**27, 2)) + b"\0" * 64, deflated), y, ids],
+            "bomb.npz: x: cannot read it: it expands from",
+        ),
+        # A .npy header length of 4 GiB: refused before it is read.
+        "header.npz": (
+            [npz_member("x", b"\x93NUMPY\x02\x00\xf0\xff\xff\xff{", stored), y, ids],
+            "header.npz: x: cannot read it: an array header of 4,294,967,280 bytes "
+            "(at most 10,000)",
+        ),
+        # A stored member shorter than its header says: its rows would be read
+        # from the next member.
+        "cut.npz": (
+            [npz_member("x", x[:-100], stored), y, ids],
+            "cut.npz: x: cannot read it: its header says 320 bytes of data (float32 "
+            "[40, 2]); the member holds 220",
+        ),
+        # Object arrays are never unpickled, compressed or not.
+        "pickled.npz": (
+            [
+                npz_member("x", x, stored),
+                y,
+                npz_member(
+                    "client_id", npy_header((40,), "|O") + b"\x80\x04N.", deflated
+                ),
+            ],
+            "pickled.npz: client_id: cannot read it: object arrays (pickled) are "
+            "not supported",
+        ),
+        "twice.npz": (
+            [npz_member("x", x, stored), npz_member("x", x, stored), y, ids],
+            "twice.npz: two arrays named 'x'",
+        ),
+    }
+    for name, (members, line) in cases.items():
+        with pytest.warns(UserWarning) if name == "twice.npz" else nullcontext():
+            write_zip(tmp_path / name, members)
+        (problem,) = refusal(tmp_path / name)
+        assert problem.startswith(line), problem
+    # Members the spec does not name are not read (an object array among them too).
+    extra = write_zip(
+        tmp_path / "extra.npz",
+        [
+            npz_member("x", x, stored),
+            y,
+            ids,
+            npz_member("meta", npy_header((3,), "|O") + b"\x80\x04N.", stored),
+        ],
+    )
+    assert load(extra).ids == ["0", "1", "2", "3"]
+
+
+def test_ids_and_values_that_do_not_fit_are_refused(tmp_path):
+    arrays = linear_arrays()
+    empty_ids = np.repeat(np.array(["", "a", "b", "c"]), 10)
+    np.savez(tmp_path / "empty.npz", **{**arrays, "client_id": empty_ids})
+    long_ids = np.repeat(np.array(["a" * 300, "b", "c", "d"]), 10)
+    np.savez(tmp_path / "long.npz", **{**arrays, "client_id": long_ids})
+    huge = arrays["x"].astype(np.float64)
+    huge[6, 1] = 1e300  # finite in float64, inf once cast to the spec's float32
+    np.savez(tmp_path / "huge.npz", **{**arrays, "x": huge})
+    assert refusal(tmp_path / "empty.npz") == [
+        "empty.npz: row 0 (client ''): client_id: expected a client id, found '' "
+        "(and 9 more row(s))"
+    ]
+    assert refusal(tmp_path / "long.npz") == [
+        f"long.npz: row 0 (client '{'a' * 40}...'): client_id: expected an id of at "
+        "most 256 characters, found 300"
+    ]
+    assert refusal(tmp_path / "huge.npz") == [
+        "huge.npz: row 6 (client 0): x: expected values that fit float32 (at most "
+        "3.40282e+38 in magnitude), found 1e+300"
+    ]
+    # Byte-string ids (np.savez of bytes) are the text they hold.
+    np.savez(
+        tmp_path / "bytes.npz",
+        **{**arrays, "client_id": np.repeat([b"site_a", b"site_b"], 20)},
+    )
+    assert load(tmp_path / "bytes.npz").ids == ["site_a", "site_b"]
+
+
+def test_hostile_csv_lines_are_refused(tmp_path):
+    header = "client_id,x_0,x_1,y"
+    rows = linear_csv_rows()
+    cases = {
+        "long_line.csv": (
+            rows[:3] + ["c1," + "1" * (10 * 2**20) + ",1,1"],
+            "long_line.csv:5: cannot read it: a field longer than 131,072 characters",
+        ),
+        "extra_field.csv": (
+            rows[:6] + ["c1,1,1,1,5", "c1,1,1,1,5"],
+            "extra_field.csv:8: expected 4 fields (as in the header), found 5 (and 1 "
+            "more line(s) of the wrong length)",
+        ),
+        "long_id.csv": (
+            rows[:2] + ["x" * 5000 + ",1,1,1"],
+            "long_id.csv:4: client_id: expected an id of at most 256 characters, "
+            "found 5,000",
+        ),
+    }
+    for name, (lines, line) in cases.items():
+        write_csv(tmp_path / name, header, lines)
+        assert refusal(tmp_path / name) == [line]
+    write_csv(tmp_path / "twice.csv", header + ",x_0", [r + ",9" for r in rows])
+    assert refusal(tmp_path / "twice.csv") == [
+        "twice.csv:1: column 'x_0' appears 2 times (fields 2, 5): expected it once"
+    ]
+    (tmp_path / "latin.csv").write_bytes(
+        ("\n".join([header, *rows[:3], "caf\xe9,1,1,1"]) + "\n").encode("latin-1")
+    )
+    assert refusal(tmp_path / "latin.csv") == [
+        "latin.csv:5: expected UTF-8 text: invalid continuation byte"
+    ]
+
+
+def test_fifos_devices_and_escapes_are_refused_quickly(tmp_path):
+    """Through the command line: a FIFO, /dev/zero or a directory named as data
+    is refused at once; a client id with terminal escapes prints escaped."""
+    os.mkfifo(tmp_path / "fifo.npz")
+    os.mkfifo(tmp_path / "fifo.csv")
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    (tmp_path / "folder.npz").mkdir()
+    np.savez(tmp_path / "good.npz", **linear_arrays())
+    arrays = linear_arrays()
+    arrays["y"][5] = np.nan
+    arrays["client_id"] = np.repeat(np.array(["\x1b[31mred", "b", "c", "d"]), 10)
+    np.savez(tmp_path / "escape.npz", **arrays)
+    cases = [
+        (["--data", "fifo.npz"], "--data fifo.npz: is a FIFO, expected a regular file"),
+        (
+            ["--data", "good.npz", "--eval-data", "fifo.csv"],
+            "--eval-data fifo.csv: is a FIFO, expected a regular file",
+        ),
+        (
+            ["--data", "zero.csv"],
+            "--data zero.csv: is a character device, expected a regular file",
+        ),
+        (
+            ["--data", "folder.npz"],
+            "--data folder.npz: is a directory, expected a regular file",
+        ),
+        (
+            ["--data", "escape.npz"],
+            "escape.npz: row 5 (client '\\x1b[31mred'): y: expected finite values, "
+            "found nan",
+        ),
+    ]
+    for args, line in cases:
+        started = time.monotonic()
+        expect_data_error(wrapgen_run(LINEAR, *args, cwd=tmp_path), [line])
+        assert time.monotonic() - started < 30
+
+
+@pytest.mark.tff
+def test_server_optimizers_are_tffs_and_the_client_rate_is_used():
+    """In-process: each --server-optimizer is built by tff.learning.optimizers;
+    --client-learning-rate is the client optimizer's rate in FedAvg's state."""
+    import tempfile
+
+    import tensorflow_federated as tff
+
+    from codegen import train
+    from codegen.pipeline import generate
+
+    for name, build in train.SERVER_OPTIMIZERS.items():
+        optimizer = build(0.5)
+        assert isinstance(optimizer, tff.learning.optimizers.Optimizer), name
+        assert type(optimizer).__module__.startswith(
+            "tensorflow_federated.python.learning.optimizers"
+        ), name
+    generated = generate(Path(LINEAR))
+    with tempfile.TemporaryDirectory() as folder:
+        module = train.import_generated(generated, Path(folder))
+        try:
+            process = train.build_fed_avg(module, "adam", 0.1, 0.5)
+            hparams = process.get_hparams(process.initialize())
+        finally:
+            train.shutdown()
+    assert hparams["client_work"]["learning_rate"] == 0.5
+    assert hparams["finalizer"]["learning_rate"] == pytest.approx(0.1)
+    assert set(hparams["finalizer"]) == {"learning_rate", "beta_1", "beta_2", "epsilon"}
+
+
+@pytest.mark.tff
+@pytest.mark.slow
+def test_seeded_runs_repeat_and_local_epochs_double_the_batches(
+    tmp_path, no_new_workers
+):
+    """Two runs with the same --seed print the same metrics; 2 local epochs of 40
+    examples in batches of 32 are 4 batches a client (2 per epoch), not 3. The
+    data file's name, with a terminal escape, prints escaped in the header line."""
+    arrays = linear_arrays(rows=200, clients=5)
+    name = "clients\x1b[2J.npz"
+    np.savez(tmp_path / name, **arrays)
+    args = [
+        "--data",
+        name,
+        "--eval-fraction",
+        "0.2",
+        "--local-epochs",
+        "2",
+        "--rounds",
+        "2",
+        "--clients",
+        "2",
+        "--seed",
+        "5",
+        "--json",
+    ]
+    first, second = (wrapgen_run(LINEAR, *args, cwd=tmp_path) for _ in range(2))
+    one, two = summary(first), summary(second)
+    assert one["history"] == two["history"]
+    for train in one["history"]["train"]:
+        assert train["num_examples"] == 2 * 40 * 2
+        assert train["num_batches"] == 2 * 2 * 2
+    assert one["settings"]["eval_clients"] == 1  # round(0.2 x 5)
+    assert one["eval"]["num_examples"] == 40
+    (header,) = [line for line in first.stderr.splitlines() if "FedAvg" in line]
+    assert "clients\\x1b[2J.npz: 5 clients" in header, header
+    assert "\x1b[2J" not in first.stderr
