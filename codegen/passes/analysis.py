@@ -521,6 +521,29 @@ class SourceModule:
             if call.func.value in self.functions  # type: ignore[union-attr]
         }
 
+    def namedtuple_fields(self, name: str) -> tuple[str, ...] | None:
+        """The fields of the namedtuple class the module assigns to `name`, if it does
+        (`collections.namedtuple("V", "a b")` or `["a", "b"]`)."""
+        value = self.assignments.get(name)
+        if not isinstance(value, cst.Call) or self.call_name(value) not in (
+            "collections.namedtuple",
+            "typing.NamedTuple",
+        ):
+            return None
+        if len(value.args) < 2:
+            return None
+        fields = value.args[1].value
+        if isinstance(fields, cst.SimpleString):
+            text = fields.evaluated_value
+            return (
+                tuple(text.replace(",", " ").split()) if isinstance(text, str) else None
+            )
+        if isinstance(fields, (cst.List, cst.Tuple)) and all(
+            isinstance(e.value, cst.SimpleString) for e in fields.elements
+        ):
+            return tuple(e.value.evaluated_value for e in fields.elements)  # type: ignore[union-attr]
+        return None
+
     def decorator_names(self, function: cst.FunctionDef) -> list[str]:
         names = []
         for decorator in function.decorators:
@@ -741,15 +764,29 @@ class ModelClass:
         the collections that list it; otherwise a container of listed
         variables belongs to every collection that lists one of them.
         """
+        exact, containers = self._listed_index
         inside: set[str] = set()
-        holding: set[str] = set()
+        for prefix in path_prefixes(path):
+            inside |= exact.get(prefix, set())
+        inside |= exact.get(path, set())
+        if inside:
+            return inside
+        if not path:
+            return {name for name, paths in self.listings.items() if paths}
+        return set(containers.get(path, ()))
+
+    @functools.cached_property
+    def _listed_index(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """The collections listing each path, and those listing something below each
+        container path (`_v` for `_v.w`): `collections_of` in time of the path's length."""
+        exact: dict[str, set[str]] = {}
+        containers: dict[str, set[str]] = {}
         for name, paths in self.listings.items():
             for listed, _ in paths:
-                if path == listed or path.startswith(listed + "."):
-                    inside.add(name)
-                elif listed.startswith(path + ".") or not path:
-                    holding.add(name)
-        return inside or holding
+                exact.setdefault(listed, set()).add(name)
+                for prefix in path_prefixes(listed):
+                    containers.setdefault(prefix, set()).add(name)
+        return exact, containers
 
     def collection_of(self, path: str) -> str | None:
         """The one collection `self.<path>` belongs to; None when none or several."""
@@ -760,25 +797,52 @@ class ModelClass:
 
     def reachable(self, start: str) -> list[tuple[str, cst.FunctionDef]]:
         """`start` and every method or module-level function it calls, transitively."""
-        seen: set[str] = set()
-        order: list[tuple[str, cst.FunctionDef]] = []
-        pending = collections.deque([("self", start)])
+        return [
+            (name if owner == "self" else f"{name}()", function)
+            for (owner, name), function in self.reached(("self", start))
+        ]
+
+    def reached(
+        self, start: tuple[str, str], seen: set[tuple[str, str]] | None = None
+    ) -> list[tuple[tuple[str, str], cst.FunctionDef]]:
+        """(key, function) of `start` and what it calls, breadth first; `("self", name)`
+        is a method, `("module", name)` a module-level function. Keys already in
+        `seen` (which it updates) are not entered again, so walks from many
+        starts sharing one `seen` cost one walk of the class's call graph."""
+        seen = set() if seen is None else seen
+        order: list[tuple[tuple[str, str], cst.FunctionDef]] = []
+        pending = collections.deque([start])
         while pending:
-            owner, name = pending.popleft()
-            key = f"{owner}.{name}"
-            table = self.members if owner == "self" else self.module.functions
-            if key in seen or name not in table:
+            key = pending.popleft()
+            table = self.members if key[0] == "self" else self.module.functions
+            function = table.get(key[1])
+            if key in seen or function is None:
                 continue
             seen.add(key)
-            function = table[name]
-            order.append((name if owner == "self" else f"{name}()", function))
-            for call in self.module.findall(
-                function, m.Call(func=m.Attribute(value=m.Name("self")))
-            ):
-                pending.append(("self", call.func.attr.value))  # type: ignore[union-attr]
-            for called in sorted(self.module.called_functions(function)):
-                pending.append(("module", called))
+            order.append((key, function))
+            pending.extend(self.callees(function))
         return order
+
+    def callees(self, function: cst.FunctionDef) -> list[tuple[str, str]]:
+        """The methods (`self.name(...)`) and then the module-level functions (sorted)
+        that `function` calls, each once; cached."""
+        cache = self._callees
+        found = cache.get(id(function))
+        if found is None:
+            methods = dict.fromkeys(
+                ("self", call.func.attr.value)  # type: ignore[union-attr]
+                for call in self.module.findall(function, _SELF_CALL)
+            )
+            functions = [
+                ("module", name)
+                for name in sorted(self.module.called_functions(function))
+            ]
+            found = cache[id(function)] = [*methods, *functions]
+        return found
+
+    @functools.cached_property
+    def _callees(self) -> dict[int, list[tuple[str, str]]]:
+        return {}
 
     @functools.cached_property
     def _call_sites(
@@ -910,7 +974,9 @@ class ModelClass:
         Follows local names (assignments, `for` targets, `zip`/`enumerate`
         unpacking), parameters (through the arguments of every call of the
         function from the class), attributes and literal subscripts of
-        what it follows (a namedtuple's field, a dict's key), list and tuple
+        what it follows (a namedtuple's field, a dict's key; of a dict, list or
+        keyword-built namedtuple literal, the element itself), `zip` pairs bound
+        through names and parameters, list and tuple
         literals, `+`, other subscripts (the whole container), `list(...)`,
         `tuple(...)`, `tf.nest.flatten(...)`, `.values()`, and calls of
         methods of the class (through what they return). `self` is the
@@ -936,13 +1002,39 @@ class ModelClass:
             bound = scope.bindings.get(expr.value)
             if not bound:
                 return frozenset({""}) if expr.value == "self" else None
-            for binding in bound:
+            pending = [(binding, scope, 0) for binding in bound]
+            budget = MAX_CALL_SITES * 4  # names bound to names bound to ...: bounded
+            while pending:
+                budget -= 1
+                if budget < 0:
+                    return None
+                binding, where, hops = pending.pop()
+                origin = where if binding.origin is None else self.scope(binding.origin)
                 value = _follow(binding)
+                if (
+                    value is None
+                    and binding.steps
+                    and isinstance(binding.value, cst.Name)
+                    and hops < MAX_FOLLOW
+                ):  # `for v, g in pairs`, `pairs` a name or parameter bound to `zip(...)`
+                    inner = origin.bindings.get(binding.value.value)
+                    if inner:
+                        pending.extend(
+                            (
+                                Binding(b.value, b.steps + binding.steps, b.origin),
+                                origin,
+                                hops + 1,
+                            )
+                            for b in inner
+                        )
+                        continue
                 if value is None:
                     return None
-                origin = scope if binding.origin is None else self.scope(binding.origin)
                 parts.append((value, origin))
         elif isinstance(expr, cst.Attribute):
+            selected = self._select(expr.value, expr.attr.value, scope)
+            if selected is not None:
+                return self.paths_of(*selected, depth + 1)
             base = self.paths_of(expr.value, scope, depth + 1)
             if base is None:
                 return None
@@ -950,8 +1042,11 @@ class ModelClass:
         elif isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
             parts = [(element.value, scope) for element in expr.elements]
         elif isinstance(expr, cst.Subscript):
-            base = self.paths_of(expr.value, scope, depth + 1)
             index = _subscript_key(expr)
+            selected = None if index is None else self._select(expr.value, index, scope)
+            if selected is not None:
+                return self.paths_of(*selected, depth + 1)
+            base = self.paths_of(expr.value, scope, depth + 1)
             if base is None or index is None:
                 return base
             return frozenset(_join(p, index) for p in base)
@@ -993,6 +1088,54 @@ class ModelClass:
                 return None
             result |= paths
         return frozenset(result)
+
+    def _resolve(
+        self, expr: cst.BaseExpression, scope: Scope
+    ) -> tuple[cst.BaseExpression, Scope]:
+        """`expr` followed through names bound exactly once (an assignment, or the
+        one call that binds a parameter), with the scope of what it ends at."""
+        for _ in range(MAX_FOLLOW):
+            if not isinstance(expr, cst.Name):
+                break
+            bound = scope.bindings.get(expr.value, ())
+            if len(bound) != 1 or bound[0].steps or bound[0].value is None:
+                break
+            if bound[0].origin is not None:
+                scope = self.scope(bound[0].origin)
+            expr = bound[0].value
+        return expr, scope
+
+    def _select(
+        self, container: cst.BaseExpression, part: str, scope: Scope
+    ) -> tuple[cst.BaseExpression, Scope] | None:
+        """The element `part` (a field, `['key']` or `[0]`) of a container literal that
+        `container` is bound to: a dict or list literal, a namedtuple built with
+        keywords (`Counters(steps=self._n)`); None for anything else."""
+        value, where = self._resolve(container, scope)
+        if isinstance(value, cst.Dict) and part.startswith("['"):
+            for element in value.elements:
+                if (
+                    isinstance(element, cst.DictElement)
+                    and isinstance(element.key, cst.SimpleString)
+                    and f"[{element.key.evaluated_value!r}]" == part
+                ):
+                    return element.value, where
+        elif isinstance(value, (cst.List, cst.Tuple)) and part[1:-1].isdigit():
+            index = int(part[1:-1])
+            elements = value.elements
+            if index < len(elements) and not any(
+                isinstance(e, cst.StarredElement) for e in elements[: index + 1]
+            ):
+                return elements[index].value, where
+        elif (
+            isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Name)
+            and self.module.namedtuple_fields(value.func.value) is not None
+        ):
+            for arg in value.args:
+                if arg.keyword is not None and arg.keyword.value == part:
+                    return arg.value, where
+        return None
 
     def _called_method(self, call: cst.Call) -> cst.FunctionDef | None:
         """The method of this class that `call` (`self.name(...)`) calls, if any."""
@@ -1195,6 +1338,14 @@ def _self_paths(module: SourceModule, function: cst.CSTNode) -> Iterator[cst.Att
             yield node  # type: ignore[misc]
 
 
+def path_prefixes(path: str) -> Iterator[str]:
+    """`a` and `a.b` for `a.b.c`: each part of `path` before a `.`."""
+    index = path.find(".")
+    while index != -1:
+        yield path[:index]
+        index = path.find(".", index + 1)
+
+
 def _join(path: str, part: str) -> str:
     return f"{path}.{part}" if path else part
 
@@ -1259,6 +1410,7 @@ def resolve_local(value: cst.BaseExpression, scope: Scope) -> cst.BaseExpression
     return value
 
 
+_SELF_CALL = m.Call(func=m.Attribute(value=m.Name("self")))
 _SELF_OR_NAME_CALL = m.Call(func=m.Attribute(value=m.Name("self"))) | m.Call(
     func=m.Name()
 )
@@ -1321,7 +1473,9 @@ def _is_node(kind: type) -> bool:
 def _matcher_info(matcher: m.Matcher) -> tuple[tuple[type, ...], bool]:
     """The node classes a pattern can match, and whether it constrains any field."""
     options = matcher.options
-    return tuple(o.node_type for o in options), any(o.fields for o in options)
+    return tuple(dict.fromkeys(o.node_type for o in options)), any(
+        o.fields for o in options
+    )
 
 
 def structure_keys(

@@ -32,6 +32,7 @@ from codegen.passes.analysis import (
     ModelClass,
     SourceModule,
     assignments_in,
+    path_prefixes,
     shown,
 )
 
@@ -285,12 +286,15 @@ def _created_outside_init(
     module: SourceModule, model: ModelClass, reported: set[int]
 ) -> Iterator[Finding]:
     setup = _init_only(module, model)
+    seen: set[tuple[str, str]] = set()  # one walk of the call graph for all starts
     for name in model.members:
         if name == "__init__" or name in setup:
             continue
-        for where, function in model.reachable(name):
-            if where in model.members and where != name:
+        seen.discard(("self", name))  # its own body, even if reached before
+        for (owner, callee), function in model.reached(("self", name), seen):
+            if owner == "self" and callee != name:
                 continue  # reported when that method is the start
+            where = callee if owner == "self" else f"{callee}()"
             for call in module.findall(function, m.Call()):
                 if module.is_variable_constructor(call) and id(call) not in reported:
                     reported.add(id(call))
@@ -331,14 +335,20 @@ def _init_only(module: SourceModule, model: ModelClass) -> set[str]:
         and name not in CONTRACT_MEMBERS
         and not model.is_property(model.members[name])
     }
-    changed = True
-    while changed:
-        changed = False
-        for name in list(candidates):
-            callers = [c for c, called in calls.items() if name in called]
-            if any(c != "__init__" and c not in candidates for c in callers):
-                candidates.discard(name)
-                changed = True
+    callers: dict[str, set[str]] = {}
+    for caller, called in calls.items():
+        for name in called:
+            callers.setdefault(name, set()).add(caller)
+    pending = [  # called by something else: not setup, nor what only it calls
+        name
+        for name in candidates
+        if any(c != "__init__" and c not in candidates for c in callers.get(name, ()))
+    ]
+    while pending:
+        name = pending.pop()
+        if name in candidates:
+            candidates.discard(name)
+            pending.extend(calls.get(name, ()))
     return candidates
 
 
@@ -354,6 +364,7 @@ def _listed_once(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
     owner: dict[str, str] = {}
     for collection, paths in model.listed.items():
         counts: dict[tuple[str, int], int] = {}
+        most: dict[str, int] = {}  # the most times a path is in one `return`
         for path, node, branch in paths:
             if path in owner and owner[path] != collection:
                 yield module.finding(
@@ -366,15 +377,13 @@ def _listed_once(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
             owner[path] = collection
             shared = counts.get((path, 0), 0)
             seen = (
-                shared
-                + max(
-                    (n for (p, b), n in counts.items() if p == path and b != 0),
-                    default=0,
-                )
+                shared + most.get(path, 0)
                 if branch == 0
                 else shared + counts.get((path, branch), 0)
             )
             counts[(path, branch)] = counts.get((path, branch), 0) + 1
+            if branch != 0:
+                most[path] = max(most.get(path, 0), counts[(path, branch)])
             if seen:
                 yield module.finding(
                     node,
@@ -418,7 +427,7 @@ def _reset_all(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
             covered |= paths
     function = model.members["reset_metrics"]
     for path, _ in model.listings["local_variables"]:
-        if not any(path == p or path.startswith(p + ".") for p in covered):
+        if path not in covered and covered.isdisjoint(path_prefixes(path)):
             yield module.finding(
                 function.name,
                 CODE,

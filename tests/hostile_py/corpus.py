@@ -35,6 +35,51 @@ def _subclass_chain(length: int) -> bytes:
     return ("class A0:\n    pass\n" + "".join(classes)).encode()
 
 
+_MODEL = """\
+import tensorflow as tf
+import tensorflow_federated as tff
+
+
+class M(tff.learning.models.VariableModel):
+    def __init__(self):
+        self._b0()
+
+    @property
+    def trainable_variables(self):
+        return [self._w]
+
+    @property
+    def local_variables(self):
+        return [self._n]
+
+    def forward_pass(self, batch_input, training=True):
+        self.m0(self._n, self._w)
+        return tff.learning.models.BatchOutput(loss=0.0, predictions=0.0, num_examples=1)
+
+    def _b0(self):
+        self._w = tf.Variable(0.0)
+        self._n = tf.Variable(0.0)
+"""
+
+
+def _method_web(count: int) -> bytes:
+    """`count` methods each calling three others (cycles everywhere), and a chain of
+    `_build` helpers from `__init__` that one method also calls: each walk of the
+    call graph once, not once per method (was minutes)."""
+    methods = "".join(
+        f"    def m{i}(self, a, b):\n"
+        f"        self.m{(i + 1) % count}(b, a)\n"
+        f"        self.m{i * 7 % count}(a=b, b=a)\n"
+        f"        self._b{i * 3 % count}()\n"
+        f"        a.assign(1.0)\n"
+        f"    def _b{i}(self):\n"
+        f"        self._b{(i + 1) % count}()\n"
+        f"        self._b{i * 5 % count}()\n"
+        for i in range(1, count)
+    )
+    return (_MODEL + methods).encode()
+
+
 REMOVED_API = (
     "import tensorflow_federated as tff\n\n"
     "process = tff.learning.{name}(model_fn)  # {comment}\n"
@@ -86,6 +131,7 @@ VERIFIED: dict[str, Callable[[], bytes]] = {
         "import tensorflow_federated as \uff54ff\n\n"
         "process = tff.learning.build_federated_averaging_process(model_fn)\n"
     ).encode(),
+    "method_web": lambda: _method_web(1000),
     "diamond_inheritance": lambda: (
         "class A0:\n    pass\n"
         + "".join(f"class A{i}(A{i - 1}, A{i - 1}):\n    pass\n" for i in range(1, 40))
