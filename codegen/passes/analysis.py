@@ -18,8 +18,10 @@ import bisect
 import collections
 import contextlib
 import dataclasses
+import enum
 import functools
 import re
+import typing
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -1422,7 +1424,9 @@ def _children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The child nodes of `node`, read from its dataclass fields in declaration order."""
     names = _FIELDS.get(type(node))
     if names is None:
-        names = tuple(f.name for f in dataclasses.fields(node))
+        names = tuple(
+            f.name for f in dataclasses.fields(node) if _may_hold_indexed(f.type)
+        )
         _FIELDS[type(node)] = names
     children: list[cst.CSTNode] = []
     for name in names:
@@ -1461,13 +1465,33 @@ _TOKENS = (
 
 
 def _is_node(kind: type) -> bool:
-    """Whether values of `kind` are nodes worth indexing; cached, as ABC checks are slow."""
+    """Whether values of `kind` are nodes worth indexing; cached. libcst's node classes
+    inherit for real, so their MRO answers without the (slow) ABC subclass checks."""
     known = _NODE_TYPES.get(kind)
     if known is None:
-        known = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode) and not issubclass(
-            kind, _TOKENS
+        mro = getattr(kind, "__mro__", ())
+        known = _NODE_TYPES[kind] = cst.CSTNode in mro and not any(
+            token in mro for token in _TOKENS
         )
     return known
+
+
+def _may_hold_indexed(annotation: object) -> bool:
+    """Whether a node field annotated `annotation` can hold a node the index keeps.
+
+    A field typed only with punctuation and whitespace (`lpar: Sequence[LeftParen]`,
+    `whitespace_after_func: BaseParenthesizableWhitespace`, `comma: Comma |
+    MaybeSentinel`) never does, so `_children` does not read it. What the
+    annotation does not say for sure (a string, an unknown form) is read.
+    """
+    arguments = typing.get_args(annotation)
+    if arguments:
+        return any(_may_hold_indexed(argument) for argument in arguments)
+    if not isinstance(annotation, type):
+        return not (annotation is None or isinstance(annotation, (int, str, enum.Enum)))
+    if cst.CSTNode in annotation.__mro__:
+        return not any(token in annotation.__mro__ for token in _TOKENS)
+    return annotation not in (str, int, float, bool, type(None), cst.MaybeSentinel)
 
 
 def _matcher_info(matcher: m.Matcher) -> tuple[tuple[type, ...], bool]:
