@@ -128,7 +128,7 @@ def reflow(text: str, indent: int) -> list[str]:
 def _statement(code: str, level: int) -> list[str]:
     node = ast.parse(code).body[0]
     if isinstance(node, ast.Assign) and len(node.targets) == 1:
-        target = ast.get_source_segment(code, node.targets[0])
+        target = _segment(code, node.targets[0])
         return lines(_expr(node.value, code), f"{target} = ", indent=level)
     if isinstance(node, ast.Return) and node.value is not None:
         return lines(_expr(node.value, code), "return ", indent=level)
@@ -137,15 +137,24 @@ def _statement(code: str, level: int) -> list[str]:
     return [INDENT * level + code]
 
 
+def _segment(code: str, node: ast.expr) -> str:
+    """The source of `node` in the one-line statement `code` (offsets are UTF-8 bytes)."""
+    if node.lineno == node.end_lineno == 1 and node.end_col_offset is not None:
+        if code.isascii():
+            return code[node.col_offset : node.end_col_offset]
+        return code.encode()[node.col_offset : node.end_col_offset].decode()
+    return ast.get_source_segment(code, node) or ""
+
+
 def _expr(node: ast.expr, code: str) -> Expr:
     """`node` as a `Call` tree (calls, lists, parenthesised tuples), else its source text."""
-    text = ast.get_source_segment(code, node) or ""
+    text = _segment(code, node)
     if isinstance(node, ast.Call):
         args: list[Expr] = [_expr(arg, code) for arg in node.args]
         args += [
             Keyword(str(item.arg), _expr(item.value, code)) for item in node.keywords
         ]
-        return Call(ast.get_source_segment(code, node.func) or "", tuple(args))
+        return Call(_segment(code, node.func), tuple(args))
     if isinstance(node, ast.List):
         return Call("", tuple(_expr(item, code) for item in node.elts), "[", "]")
     if isinstance(node, ast.Tuple) and text.startswith("("):
