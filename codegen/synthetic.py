@@ -16,8 +16,8 @@ from codegen.catalogue import INT_DTYPES
 from codegen.spec import Input, LayerStack, Spec
 
 
-def vocabulary_size(spec: Spec, feature: Input) -> int:
-    """Ids for an integer feature: the rows of the embedding table the layers use, else 10."""
+def embedding_rows(spec: Spec, feature: Input) -> int | None:
+    """Rows of the embedding table an integer feature indexes, when the layers say so."""
     if isinstance(spec.forward, LayerStack) and spec.forward.input == feature.name:
         for layer in spec.forward.layers:
             if layer.kind == "embedding":
@@ -25,7 +25,13 @@ def vocabulary_size(spec: Spec, feature: Input) -> int:
                     v for v in spec.variables if v.name == layer.params["table"]
                 )
                 return int(table.shape[0])
-    return 10
+    return None
+
+
+def vocabulary_size(spec: Spec, feature: Input) -> int:
+    """Ids for an integer feature: the rows of the embedding table the layers use, else 10."""
+    rows = embedding_rows(spec, feature)
+    return 10 if rows is None else rows
 
 
 def make_client_data(

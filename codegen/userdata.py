@@ -52,6 +52,7 @@ from codegen.errors import UsageError, printable
 from codegen.files import NotRegularFile, kind_of
 from codegen.names import DOTTED_MODULE
 from codegen.spec import Input, LayerStack, Spec
+from codegen.synthetic import embedding_rows
 
 CLIENT_COLUMN = "client_id"
 BUILT_IN = ("digits", "synthetic")
@@ -871,18 +872,6 @@ def spec_classes(spec: Spec) -> int | None:
     if isinstance(spec.forward, LayerStack) and spec.forward.output_shape:
         last = spec.forward.output_shape[-1]
         return int(last) if last is not None else None
-    return None
-
-
-def embedding_rows(spec: Spec, feature: Input) -> int | None:
-    """Rows of the embedding table an integer feature indexes, when the layers say so."""
-    if isinstance(spec.forward, LayerStack) and spec.forward.input == feature.name:
-        for layer in spec.forward.layers:
-            if layer.kind == "embedding":
-                table = next(
-                    v for v in spec.variables if v.name == layer.params["table"]
-                )
-                return int(table.shape[0])
     return None
 
 

@@ -36,6 +36,7 @@ from codegen.passes.analysis import (
     ModelClass,
     Scope,
     SourceModule,
+    called_function,
     resolve_local,
     structure_keys,
 )
@@ -683,7 +684,7 @@ def _structure(
                 return value, filled
             continue
         if isinstance(value, cst.Call):
-            callee = _callee(module, model, value)
+            callee = called_function(module, model, value)
             if callee is not None:
                 found = _structure(module, model, callee, seen)
                 if found is not None:
@@ -722,16 +723,6 @@ def _literal_key(node: cst.Subscript) -> str | None:
         return None
     value = node.slice[0].slice.value
     return value.evaluated_value if isinstance(value, cst.SimpleString) else None  # type: ignore[return-value]
-
-
-def _callee(
-    module: SourceModule, model: ModelClass, call: cst.Call
-) -> cst.FunctionDef | None:
-    if m.matches(call.func, m.Attribute(value=m.Name("self"))):
-        return model.members.get(call.func.attr.value)  # type: ignore[union-attr]
-    if isinstance(call.func, cst.Name):
-        return module.functions.get(call.func.value)
-    return None
 
 
 def _pair(

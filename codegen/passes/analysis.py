@@ -1541,3 +1541,14 @@ def structure_keys(
         ):
             return [(e.value.evaluated_value, value) for e in names.elements]  # type: ignore[union-attr]
     return None
+
+
+def called_function(
+    module: SourceModule, model: ModelClass, call: cst.Call
+) -> cst.FunctionDef | None:
+    """The method (`self.name(...)`) or module-level function (`name(...)`) `call` runs."""
+    if m.matches(call.func, m.Attribute(value=m.Name("self"))):
+        return model.members.get(call.func.attr.value)  # type: ignore[union-attr]
+    if isinstance(call.func, cst.Name):
+        return module.functions.get(call.func.value)
+    return None

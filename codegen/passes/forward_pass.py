@@ -36,6 +36,7 @@ from codegen.passes.analysis import (
     Scope,
     SourceModule,
     assignments_in,
+    called_function,
     resolve_local,
     structure_keys,
 )
@@ -253,7 +254,7 @@ def _check_returns(
                         f"{', '.join(f'`{f}`' for f in missing)}, which {label} requires",
                     )
                 continue
-            callee = _callee(module, model, value)
+            callee = called_function(module, model, value)
             if callee is not None and callee.name.value not in seen:
                 yield from _check_returns(module, model, callee, seen)
             continue
@@ -296,16 +297,6 @@ def _required_fields(model: ModelClass) -> tuple[tuple[str, ...], str]:
         else BATCH_OUTPUT_FIELDS
     )
     return fields, f"the contract of {GENERATIONS[generation]}"
-
-
-def _callee(
-    module: SourceModule, model: ModelClass, call: cst.Call
-) -> cst.FunctionDef | None:
-    if m.matches(call.func, m.Attribute(value=m.Name("self"))):
-        return model.members.get(call.func.attr.value)  # type: ignore[union-attr]
-    if isinstance(call.func, cst.Name):
-        return module.functions.get(call.func.value)
-    return None
 
 
 def _input_keys(module: SourceModule, model: ModelClass) -> Iterator[Finding]:
