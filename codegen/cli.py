@@ -220,8 +220,9 @@ def _report_generated(outcomes: list) -> None:
 @app.command(
     "check",
     help="Never writes: exit 1 with a unified diff for each module that differs from a "
-    "fresh generation of its spec (stale or hand-edited), 0 when all are fresh.\n\n"
-    + EXIT_CODES_HELP,
+    "fresh generation of its spec, 0 when all are fresh. Each such module gets one line "
+    "saying why (its spec changed, it was edited by hand, another wrapgen made it, or it "
+    "is missing) and the command that regenerates it.\n\n" + EXIT_CODES_HELP,
 )
 def check_command(
     paths: List[Path] = typer.Argument(None, help=_PATHS_HELP, show_default=False),
