@@ -49,6 +49,10 @@ np.savez("clients.npz",
 
 
 def wrapgen_run(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+    """`wrapgen run ARGS` as a user runs it: without the TF_CPP_MIN_LOG_LEVEL that test
+    modules of this suite set for their own TensorFlow (wrapgen would keep it)."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run(
         [sys.executable, "-m", "codegen", "run", *args],
         cwd=cwd,
@@ -463,6 +467,7 @@ def run_in_terminal(args: list[str], cwd: Path, columns: int) -> tuple[int, str,
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     env = {**os.environ, "COLUMNS": str(columns), "LINES": "40", "TERM": "xterm"}
     env.pop("NO_COLOR", None)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "codegen", "run", *args],
         cwd=cwd,
@@ -851,11 +856,10 @@ def test_server_optimizers_are_tffs_and_the_client_rate_is_used():
     generated = generate(Path(LINEAR))
     with tempfile.TemporaryDirectory() as folder:
         module = train.import_generated(generated, Path(folder))
-        try:
-            process = train.build_fed_avg(module, "adam", 0.1, 0.5)
-            hparams = process.get_hparams(process.initialize())
-        finally:
-            train.shutdown()
+        # The pytest process's TFF workers are stopped at the end of the session
+        # (conftest); stopping them here would break every later in-process TFF test.
+        process = train.build_fed_avg(module, "adam", 0.1, 0.5)
+        hparams = process.get_hparams(process.initialize())
     assert hparams["client_work"]["learning_rate"] == 0.5
     assert hparams["finalizer"]["learning_rate"] == pytest.approx(0.1)
     assert set(hparams["finalizer"]) == {"learning_rate", "beta_1", "beta_2", "epsilon"}
