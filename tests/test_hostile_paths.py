@@ -546,7 +546,10 @@ def test_random_interrupts_never_hang_or_leave_temp_files(forty):
             assert stderr.splitlines()[-1:] in ([], ["wrapgen: interrupted"]), stderr
             assert "Traceback" not in stderr, stderr
         elif process.returncode != 0:  # Python's own start-up, before wrapgen runs
-            assert written == [] and "wrapgen: interrupted" not in stderr, stderr
+            assert written == [] and "wrapgen: interrupted" not in stderr, (
+                process.returncode,
+                stderr,
+            )
     assert 130 in outcomes
 
 
