@@ -533,6 +533,26 @@ def run() -> None:
         app()
     except StdoutFailed as failure:
         _stdout_failed(failure)
+    except SystemExit as done:
+        if done.code == 130:
+            _exit_interrupted()
+        raise
+
+
+def _exit_interrupted() -> NoReturn:
+    """Leave with status 130 after a handled Ctrl-C.
+
+    A Ctrl-C that lands inside `exec` of source text (dataclasses build their
+    methods that way while modules import) leaves CPython's "unhandled
+    KeyboardInterrupt" flag set even though `invoke` handled it, and the
+    interpreter would then kill itself with SIGINT as it exits (status -2
+    instead of 130). Files are whole by now; leave at once.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(130)
 
 
 def _stdout_failed(failure: StdoutFailed) -> NoReturn:
