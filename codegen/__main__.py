@@ -1,5 +1,5 @@
 """`python -m codegen` runs the wrapgen command line."""
 
-from codegen.cli import run
+from codegen.launch import main
 
-run()
+main()

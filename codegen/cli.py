@@ -546,8 +546,12 @@ def _exit_interrupted() -> NoReturn:
     methods that way while modules import) leaves CPython's "unhandled
     KeyboardInterrupt" flag set even though `invoke` handled it, and the
     interpreter would then kill itself with SIGINT as it exits (status -2
-    instead of 130). Files are whole by now; leave at once.
+    instead of 130). Files are whole by now; leave at once, after stopping a
+    verifier process the command started (`codegen.prefork`).
     """
+    from codegen import prefork
+
+    prefork.stop()
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()
     with contextlib.suppress(OSError, ValueError):

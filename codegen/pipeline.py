@@ -28,11 +28,11 @@ from codegen.files import OutsideRoot, refusal, require_inside, special_kind
 from codegen.load import LoadedSpec, load_spec
 from codegen.names import module_name_problem
 from codegen.plan import plan
-from codegen.pysource import MAX_BYTES
+from codegen.prefork import verify_source
+from codegen.pysource import MAX_BYTES, UnparsableSource
 from codegen.render import render
 from codegen.spec import KerasBuilder, Spec, digest
 from codegen.validate import validate
-from codegen.verify import UnparsableSource, verify_source
 
 
 @dataclass(frozen=True)

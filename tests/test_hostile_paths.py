@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, sigint_default
+from conftest import EXAMPLES, process_group, sigint_default
 
 from codegen import generate
 
@@ -448,20 +448,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _group(pgid: int) -> list[int]:
-    """The processes still in process group `pgid`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[2]) == pgid and stat[0] != "Z":
-                found.append(int(entry.name))
-    return found
-
-
 def _reset(root: Path) -> None:
     for module in (root / "models").glob("*.py"):
         module.unlink()
@@ -539,7 +525,7 @@ def test_random_interrupts_never_hang_or_leave_temp_files(forty):
         written = sorted((root / "models").glob("*.py"))
         for module in written:
             assert module.read_bytes() == expected[module.name], module
-        assert _group(process.pid) == []
+        assert process_group(process.pid) == []
         if process.returncode == 130:
             # A second Ctrl-C can land while the message is being written; the
             # files are whole either way, and the message is never a traceback.

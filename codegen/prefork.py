@@ -1,0 +1,223 @@
+"""The verifier of a one-spec generation, started in a second process at launch.
+
+Verifying needs libcst, whose import is most of a cold `wrapgen SPEC -o OUT`
+(its node classes alone take longer than Jinja, PyYAML and Typer together).
+Nothing before verification needs it. So when the command line asks for one
+spec, `start_for` forks, before anything else is imported, a process that
+imports the verifier and waits for the rendered module; this process imports
+the command line and the pipeline, loads, validates, plans and renders
+meanwhile, and `verify_source` hands the text over and takes the findings
+back. The module written is the same either way: the verifier process runs
+`codegen.verify.verify_source` on the same text, and whenever it cannot
+answer (it died, it raised, its reply is cut) the text is verified here.
+
+It is used once, by the first verification; `stop` kills and reaps it when
+the command ends without one (a fresh module, a spec with problems). It
+writes nothing and prints nothing (its standard streams are the null
+device), and it leaves when this process does: it sees its request pipe
+close. Only a machine with at least two usable cores forks, and never a
+process that has imported TensorFlow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+
+# No `typing` or `collections.abc` here: whatever this module imports, both
+# processes wait for before the fork.
+
+_GENERATE_FLAGS = ("--force", "--skip-other-files")
+_SPEC_SUFFIXES = (".yaml", ".yml", ".py")
+
+
+class _Verifier:
+    """The forked verifier: its pid and this side's ends of its two pipes."""
+
+    def __init__(self, pid: int, request: int, reply: int) -> None:
+        self.pid = pid
+        self.request = request
+        self.reply = reply
+
+
+_started: _Verifier | None = None
+
+
+def start_for(argv: list[str]) -> None:
+    """Fork the verifier when `argv` (without the program name) generates one spec
+    and this machine has a core to spare for it."""
+    global _started
+    if _started is not None or not generates_one_spec(argv) or not _can_fork():
+        return
+    # Ctrl-C is held until the verifier is recorded, so `stop` always finds it.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        _started = _fork(previous)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def generates_one_spec(argv: list[str]) -> bool:
+    """Whether `argv` is `[generate] SPEC [-o OUT] [--force] [--skip-other-files]`.
+
+    Errs on the safe side: anything else (another command, `--help`, an
+    option it does not know, several paths) is left to the command line
+    without a verifier process.
+    """
+    args = list(argv[1:] if argv[:1] == ["generate"] else argv)
+    paths: list[str] = []
+    while args:
+        arg = args.pop(0)
+        if arg in ("-o", "--output"):
+            if not args:
+                return False
+            args.pop(0)
+        elif arg.startswith(("--output=", "-o")) or arg in _GENERATE_FLAGS:
+            continue
+        elif arg == "--":
+            paths.extend(args)
+            break
+        elif arg.startswith("-"):
+            return False
+        else:
+            paths.append(arg)
+    return len(paths) == 1 and paths[0].endswith(_SPEC_SUFFIXES)
+
+
+def _can_fork() -> bool:
+    if not hasattr(os, "fork") or not hasattr(signal, "pthread_sigmask"):
+        return False
+    if "tensorflow" in sys.modules:  # its threads would not survive a fork
+        return False
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) >= 2
+    return (os.cpu_count() or 1) >= 2
+
+
+def _fork(mask: set) -> _Verifier | None:
+    """Fork the verifier (signals are held); `mask` is the signal mask to restore in it."""
+    try:
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        pid = -1
+    if pid == 0:
+        _serve(request_read, reply_write, (request_write, reply_read), mask)
+    os.close(request_read)
+    os.close(reply_write)
+    if pid < 0:
+        os.close(request_write)
+        os.close(reply_read)
+        return None
+    return _Verifier(pid, request_write, reply_read)
+
+
+def _serve(request: int, reply: int, parents: tuple[int, int], mask: set) -> None:
+    """In the forked process: import the verifier, verify the one text sent, reply, exit."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for descriptor in parents:
+            os.close(descriptor)
+        null = os.open(os.devnull, os.O_RDWR)
+        for stream in (0, 1, 2):
+            os.dup2(null, stream)
+        import pickle
+
+        from codegen.verify import verify_source
+
+        data = _read_all(request)
+        if data:
+            text, path, options = pickle.loads(data)
+            try:
+                answer: tuple = ("findings", verify_source(text, path, **options))
+            except Exception:  # noqa: BLE001 - the command verifies again and reports it
+                answer = ("raised",)
+            _write_all(reply, pickle.dumps(answer))
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def verify_source(text: str, path: str, **options: object) -> list:
+    """`codegen.verify.verify_source(text, path, **options)`, in the verifier process
+    when one was started (and not used yet), in this process otherwise."""
+    global _started
+    verifier, _started = _started, None
+    if verifier is not None:
+        findings = _ask(verifier, (text, path, options))
+        if findings is not None:
+            return findings
+    from codegen.verify import verify_source as verify_here
+
+    return verify_here(text, path, **options)
+
+
+def _ask(verifier: _Verifier, request: tuple) -> list | None:
+    """The verifier's findings, or None when it gave no complete answer."""
+    import pickle
+
+    try:
+        with contextlib.suppress(OSError):  # it is gone: its reply pipe says no more
+            _write_all(verifier.request, pickle.dumps(request))
+        os.close(verifier.request)
+        verifier.request = -1
+        data = _read_all(verifier.reply)
+    except BaseException:  # Ctrl-C while waiting: it must not outlive the command
+        _end(verifier, kill=True)
+        raise
+    _end(verifier, kill=False)
+    try:
+        answer = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - cut short: it died while replying
+        return None
+    if isinstance(answer, tuple) and answer[:1] == ("findings",):
+        return answer[1]
+    return None
+
+
+def stop() -> None:
+    """Kill and reap a verifier nothing asked (the command ended without verifying)."""
+    global _started
+    verifier, _started = _started, None
+    if verifier is not None:
+        _end(verifier, kill=True)
+
+
+def _end(verifier: _Verifier, *, kill: bool) -> None:
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(verifier.pid, signal.SIGKILL)
+    for descriptor in (verifier.request, verifier.reply):
+        if descriptor >= 0:
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+    verifier.request = verifier.reply = -1
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(verifier.pid, 0)
+
+
+def _read_all(descriptor: int) -> bytes:
+    chunks = []
+    try:
+        while chunk := os.read(descriptor, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(descriptor)
+    return b"".join(chunks)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+__all__ = ["generates_one_spec", "start_for", "stop", "verify_source"]

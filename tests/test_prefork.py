@@ -1,0 +1,252 @@
+"""The verifier process of a one-spec generation (`codegen.prefork`).
+
+`wrapgen SPEC -o OUT` forks, at launch, a process that imports libcst and
+verifies the rendered module. These tests run the real executable and the
+real fork: the module is the same byte for byte as a one-process run, the
+verifier really answered (the command's own process never imported
+libcst), its findings and errors equal the in-process verifier's, a dead
+verifier falls back, and none outlives the command (an error, a fresh
+module, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, ROOT, process_group, sigint_default
+
+from codegen.prefork import generates_one_spec
+from codegen.verify import verify_source
+
+WRAPGEN = [sys.executable, "-m", "codegen"]
+SPEC = EXAMPLES / "mnist_cnn.yaml"
+BROKEN = ROOT / "tests" / "verify_eras" / "modern_variable_broken.py"
+
+needs_two_cores = pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="the verifier process needs a second core"
+)
+
+
+def _one_core() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def _run(*args: str, cwd: Path, one_core: bool = False, importtime: bool = False):
+    flags = ["-X", "importtime"] if importtime else []
+    return subprocess.run(
+        [sys.executable, *flags, "-m", "codegen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_one_core if one_core else None,
+        start_new_session=True,
+    )
+
+
+def _imported(stderr: str) -> set[str]:
+    """Module names in `python -X importtime` output."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["spec.yaml"], True),
+        (["spec.yml", "-o", "out.py"], True),
+        (["generate", "spec.yaml", "--output", "-"], True),
+        (["spec.yaml", "-oout.py", "--force"], True),
+        (["--output=out.py", "--skip-other-files", "spec.yaml"], True),
+        (["models/a.py"], True),  # a generated module: regenerated from its spec
+        (["--", "-odd.yaml"], True),
+        ([], False),
+        (["--help"], False),
+        (["spec.yaml", "--help"], False),
+        (["--version"], False),
+        (["a.yaml", "b.yaml"], False),
+        (["check", "a.yaml"], False),
+        (["verify", "model.py"], False),
+        (["run", "a.yaml"], False),
+        (["init"], False),
+        (["schema"], False),
+        (["spec.yaml", "-o"], False),
+        (["spec.json"], False),
+    ],
+)
+def test_only_a_one_spec_generation_starts_a_verifier(argv, expected):
+    assert generates_one_spec(argv) is expected
+
+
+@needs_two_cores
+def test_module_is_the_same_and_libcst_runs_only_in_the_verifier(tmp_path):
+    runs = {}
+    for one_core in (False, True):
+        folder = tmp_path / ("one" if one_core else "two")
+        folder.mkdir()
+        result = _run(
+            str(SPEC), "-o", "model.py", cwd=folder, one_core=one_core, importtime=True
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        runs[one_core] = (folder / "model.py").read_bytes(), _imported(result.stderr)
+    (two, imported_two), (one, imported_one) = runs[False], runs[True]
+    assert two == one
+    # The command's process rendered; the forked verifier imported libcst and verified.
+    assert "jinja2" in imported_two and "codegen.render" in imported_two
+    assert not {name for name in imported_two if name.split(".")[0] == "libcst"}
+    assert "libcst" in imported_one and "codegen.verify" in imported_one
+
+
+_PROBE = """
+import json, os, sys
+from codegen import prefork
+prefork.start_for(["model.yaml"])
+pid = prefork._started.pid
+if sys.argv[1] == "kill":
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+text = open(sys.argv[2], encoding="utf-8").read()
+try:
+    answer = [str(finding) for finding in prefork.verify_source(text, "m.py")]
+except Exception as error:
+    answer = ["raised", type(error).__name__, str(error)]
+try:
+    os.waitpid(pid, os.WNOHANG)
+    reaped = False
+except ChildProcessError:
+    reaped = True
+print(json.dumps({"answer": answer, "reaped": reaped, "left": prefork._started is None,
+                  "verified_here": "codegen.verify" in sys.modules}))
+"""
+
+
+def _probe(mode: str, module: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, mode, str(module)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _here(module: Path) -> list[str]:
+    try:
+        return [str(f) for f in verify_source(module.read_text("utf-8"), "m.py")]
+    except Exception as error:  # noqa: BLE001 - compared with the verifier process's
+        return ["raised", type(error).__name__, str(error)]
+
+
+@needs_two_cores
+def test_verifier_findings_equal_the_in_process_ones():
+    expected = _here(BROKEN)
+    assert expected and expected[0] != "raised"  # the broken corpus module has findings
+    probe = _probe("ask", BROKEN)
+    assert probe == {
+        "answer": expected,
+        "reaped": True,
+        "left": True,
+        "verified_here": False,
+    }
+
+
+@needs_two_cores
+def test_a_module_the_verifier_refuses_is_refused_here_alike(tmp_path):
+    unparsable = tmp_path / "bad.py"
+    unparsable.write_text("def f(:\n    pass\n", "utf-8")
+    expected = _here(unparsable)
+    assert expected[0] == "raised"
+    probe = _probe("ask", unparsable)
+    assert probe["answer"] == expected
+    assert probe["reaped"] and probe["left"]
+    assert probe["verified_here"]  # the verifier raised: verified again here to say why
+
+
+@needs_two_cores
+def test_a_dead_verifier_falls_back_to_verifying_here():
+    probe = _probe("kill", BROKEN)
+    assert probe["answer"] == _here(BROKEN)
+    assert probe["verified_here"] and probe["left"]
+
+
+@needs_two_cores
+@pytest.mark.parametrize("case", ["spec-problem", "fresh-module"])
+def test_an_unused_verifier_does_not_outlive_the_command(tmp_path, case):
+    spec = tmp_path / "model.yaml"
+    text = SPEC.read_text("utf-8")
+    if case == "spec-problem":
+        text = text.replace("learning_rate: 0.001", "learning_rate: -1")
+        assert "learning_rate: -1" in text
+    spec.write_text(text, "utf-8")
+    if case == "fresh-module":
+        assert _run(str(spec), cwd=tmp_path).returncode == 0
+    process = subprocess.Popen(
+        [*WRAPGEN, str(spec)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == (2 if case == "spec-problem" else 0), stderr
+    if case == "fresh-module":
+        assert stdout.startswith("up to date: ")
+    assert process_group(process.pid) == []
+
+
+@needs_two_cores
+def test_ctrl_c_during_a_one_spec_generation_leaves_no_process_or_partial_module(
+    tmp_path,
+):
+    target = tmp_path / "model.py"
+    assert (
+        _run(str(SPEC), "-o", str(target), cwd=tmp_path, one_core=True).returncode == 0
+    )
+    expected = target.read_bytes()
+    rng = random.Random(5)
+    outcomes = set()
+    for _ in range(12):
+        target.unlink()
+        process = subprocess.Popen(
+            [*WRAPGEN, str(SPEC), "-o", str(target)],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=sigint_default,
+        )
+        time.sleep(rng.uniform(0.05, 0.7))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            _, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            pytest.fail("wrapgen hung after Ctrl-C")
+        outcomes.add(process.returncode)
+        assert process_group(process.pid) == [], stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["model.py"])
+        if target.exists():
+            assert target.read_bytes() == expected
+        else:
+            target.write_bytes(expected)
+        if process.returncode == 130:
+            assert "Traceback" not in stderr, stderr
+    assert 130 in outcomes
