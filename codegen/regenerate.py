@@ -9,8 +9,6 @@ and this process alone writes, one module at a time.
 from __future__ import annotations
 
 import contextlib
-import difflib
-import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +131,8 @@ def _check_one(target: Target) -> Outcome:
         current = _read_module(output)
         if current == generated.text:
             return Outcome(str(target.spec), str(output), "fresh", 0)
+        import difflib  # only a stale module needs it
+
         diff = "".join(
             difflib.unified_diff(
                 (current or "").splitlines(keepends=True),
@@ -205,6 +205,8 @@ def _shown(path: Path) -> str:
     with contextlib.suppress(ValueError, OSError):
         path = path.resolve().relative_to(Path.cwd().resolve())
     text = str(path)
+    import shlex  # only a stale or missing module needs it
+
     return shlex.quote("./" + text if text.startswith("-") else text)
 
 

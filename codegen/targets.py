@@ -13,7 +13,6 @@ names some other file never gets its content parsed or printed.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +182,8 @@ def _check_header_spec(module: Path, spec: Path, root: Path) -> None:
 
 
 def _quoted(path: Path) -> str:
+    import shlex  # only messages about a missing or foreign spec need it
+
     return shlex.quote(str(path))
 
 
