@@ -100,8 +100,17 @@ def _fork(mask: set) -> _Verifier | None:
     """Fork the verifier (signals are held); `mask` is the signal mask to restore in it."""
     try:
         request_read, request_write = os.pipe()
+    except OSError:
+        return None
+    try:
         reply_read, reply_write = os.pipe()
     except OSError:
+        reply_read = reply_write = -1
+    ends = (request_read, request_write, reply_read, reply_write)
+    if min(ends) < 3:  # a pipe end took a closed standard stream's number, or none came
+        for descriptor in ends:
+            if descriptor >= 0:
+                os.close(descriptor)
         return None
     try:
         pid = os.fork()

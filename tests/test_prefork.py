@@ -109,6 +109,40 @@ def test_module_is_the_same_and_libcst_runs_only_in_the_verifier(tmp_path):
     assert "libcst" in imported_one and "codegen.verify" in imported_one
 
 
+@needs_two_cores
+@pytest.mark.parametrize("closed", [0, 1, 2])
+def test_a_closed_standard_stream_at_launch_means_one_process(tmp_path, closed):
+    """A pipe end would take the closed stream's number: no verifier process then,
+    and the module is the same."""
+    answer = 2 if closed == 1 else 1  # a stream still open
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import os; os.close({closed}); from codegen import prefork; "
+            "prefork.start_for(['a.yaml']); "
+            f"os.write({answer}, str(prefork._started is None).encode())",
+        ],
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert (probe.stdout + probe.stderr).strip() == b"True", probe
+    result = subprocess.run(
+        [*WRAPGEN, str(SPEC), "-o", "model.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(closed),
+    )
+    assert result.returncode == 0, result.stderr
+    assert _run(str(SPEC), "-o", "one.py", cwd=tmp_path, one_core=True).returncode == 0
+    written = (tmp_path / "model.py").read_text("utf-8")
+    assert (
+        written.replace("-o model.py", "-o one.py") == (tmp_path / "one.py").read_text()
+    )
+
+
 _PROBE = """
 import json, os, sys
 from codegen import prefork
