@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,37 @@ def _stop_tff_workers_at_exit():
 
         stop_tff_workers()
         assert child_worker_pids(os.getpid()) == []
+
+
+def wrapgen_run(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+    """`wrapgen run ARGS` as a user runs it: without the TF_CPP_MIN_LOG_LEVEL that test
+    modules of this suite set for their own TensorFlow (wrapgen would keep it)."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, "-m", "codegen", "run", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+
+
+def summary(result: subprocess.CompletedProcess) -> dict:
+    """The `--json` report of a successful `wrapgen run` (its last stdout line)."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture()
+def no_new_workers():
+    """Fails the test if a TFF worker started during it is still running afterwards."""
+    from codegen.workers import all_worker_pids
+
+    before = set(all_worker_pids())
+    yield
+    deadline = time.monotonic() + 10
+    while set(all_worker_pids()) - before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert set(all_worker_pids()) - before == set()

@@ -2,50 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT, sigint_default
-
-from codegen.workers import all_worker_pids
+from conftest import EXAMPLES, ROOT, sigint_default, summary, wrapgen_run
 
 pytestmark = pytest.mark.tff
 
 DIGITS = str(EXAMPLES / "digits_logistic.yaml")
-
-
-def wrapgen_run(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "codegen", "run", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-    )
-
-
-def summary(result: subprocess.CompletedProcess) -> dict:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture()
-def no_new_workers():
-    """Fails the test if a TFF worker started during it is still running afterwards."""
-    before = set(all_worker_pids())
-    yield
-    deadline = time.monotonic() + 10
-    while set(all_worker_pids()) - before and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert set(all_worker_pids()) - before == set()
 
 
 def test_digits_run_reaches_85_percent_and_writes_plot_and_json(

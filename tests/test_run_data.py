@@ -23,9 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, ROOT, sigint_default
-
-from codegen.workers import all_worker_pids
+from conftest import EXAMPLES, ROOT, sigint_default, summary, wrapgen_run
 
 LINEAR = str(EXAMPLES / "linear_regression.yaml")
 DIGITS = str(EXAMPLES / "digits_logistic.yaml")
@@ -46,37 +44,6 @@ np.savez("clients.npz",
          y=t["y"].astype("float32"),
          client_id=t["client_id"])
 """
-
-
-def wrapgen_run(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
-    """`wrapgen run ARGS` as a user runs it: without the TF_CPP_MIN_LOG_LEVEL that test
-    modules of this suite set for their own TensorFlow (wrapgen would keep it)."""
-    if env is None:
-        env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.run(
-        [sys.executable, "-m", "codegen", "run", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=env,
-    )
-
-
-def summary(result: subprocess.CompletedProcess) -> dict:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture()
-def no_new_workers():
-    """Fails the test if a TFF worker started during it is still running afterwards."""
-    before = set(all_worker_pids())
-    yield
-    deadline = time.monotonic() + 10
-    while set(all_worker_pids()) - before and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert set(all_worker_pids()) - before == set()
 
 
 def linear_arrays(rows: int = 40, clients: int = 4) -> dict:
