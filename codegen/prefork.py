@@ -14,9 +14,10 @@ answer (it died, it raised, its reply is cut) the text is verified here.
 It is used once, by the first verification; `stop` kills and reaps it when
 the command ends without one (a fresh module, a spec with problems). It
 writes nothing and prints nothing (its standard streams are the null
-device), and it leaves when this process does: it sees its request pipe
-close. Only a machine with at least two usable cores forks, and never a
-process that has imported TensorFlow.
+device), and it leaves as soon as this process does, however it ends: a
+thread of it waits on its request pipe, which closes then. Only a machine
+with at least two usable cores forks, never with a standard stream closed,
+and never a process that has imported TensorFlow.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def start_for(argv: list[str]) -> None:
     if _started is not None or not generates_one_spec(argv) or not _can_fork():
         return
     # Ctrl-C is held until the verifier is recorded, so `stop` always finds it.
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set())
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         _started = _fork(previous)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
@@ -128,7 +130,12 @@ def _fork(mask: set) -> _Verifier | None:
 
 
 def _serve(request: int, reply: int, parents: tuple[int, int], mask: set) -> None:
-    """In the forked process: import the verifier, verify the one text sent, reply, exit."""
+    """In the forked process: import the verifier, verify the one text sent, reply, exit.
+
+    A thread waits on the request pipe from the start: when it closes with
+    nothing sent (the command ended without verifying, or died, even by
+    SIGKILL), the process leaves at once, also in the middle of an import.
+    """
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's
@@ -138,18 +145,34 @@ def _serve(request: int, reply: int, parents: tuple[int, int], mask: set) -> Non
         null = os.open(os.devnull, os.O_RDWR)
         for stream in (0, 1, 2):
             os.dup2(null, stream)
+        import _thread
+
+        received: list[bytes] = []
+        arrived = _thread.allocate_lock()
+        arrived.acquire()
+
+        def receive() -> None:
+            try:
+                data = _read_all(request)
+            except BaseException:  # noqa: BLE001 - nothing to verify then
+                data = b""
+            if not data:
+                os._exit(0)
+            received.append(data)
+            arrived.release()
+
+        _thread.start_new_thread(receive, ())
         import pickle
 
         from codegen.verify import verify_source
 
-        data = _read_all(request)
-        if data:
-            text, path, options = pickle.loads(data)
-            try:
-                answer: tuple = ("findings", verify_source(text, path, **options))
-            except Exception:  # noqa: BLE001 - the command verifies again and reports it
-                answer = ("raised",)
-            _write_all(reply, pickle.dumps(answer))
+        arrived.acquire()
+        text, path, options = pickle.loads(received[0])
+        try:
+            answer: tuple = ("findings", verify_source(text, path, **options))
+        except Exception:  # noqa: BLE001 - the command verifies again and reports it
+            answer = ("raised",)
+        _write_all(reply, pickle.dumps(answer))
         code = 0
     finally:
         os._exit(code)
@@ -158,10 +181,8 @@ def _serve(request: int, reply: int, parents: tuple[int, int], mask: set) -> Non
 def verify_source(text: str, path: str, **options: object) -> list:
     """`codegen.verify.verify_source(text, path, **options)`, in the verifier process
     when one was started (and not used yet), in this process otherwise."""
-    global _started
-    verifier, _started = _started, None
-    if verifier is not None:
-        findings = _ask(verifier, (text, path, options))
+    if _started is not None:
+        findings = _ask(_started, (text, path, options))
         if findings is not None:
             return findings
     from codegen.verify import verify_source as verify_here
@@ -170,15 +191,15 @@ def verify_source(text: str, path: str, **options: object) -> list:
 
 
 def _ask(verifier: _Verifier, request: tuple) -> list | None:
-    """The verifier's findings, or None when it gave no complete answer."""
+    """The verifier's findings, or None when it gave no complete answer; reaps it."""
     import pickle
 
     try:
         with contextlib.suppress(OSError):  # it is gone: its reply pipe says no more
             _write_all(verifier.request, pickle.dumps(request))
-        os.close(verifier.request)
-        verifier.request = -1
-        data = _read_all(verifier.reply)
+        _close(verifier, "request")
+        reply, verifier.reply = verifier.reply, -1
+        data = _read_all(reply)
     except BaseException:  # Ctrl-C while waiting: it must not outlive the command
         _end(verifier, kill=True)
         raise
@@ -194,23 +215,35 @@ def _ask(verifier: _Verifier, request: tuple) -> list | None:
 
 def stop() -> None:
     """Kill and reap a verifier nothing asked (the command ended without verifying)."""
-    global _started
-    verifier, _started = _started, None
-    if verifier is not None:
-        _end(verifier, kill=True)
+    if _started is not None:
+        _end(_started, kill=True)
 
 
 def _end(verifier: _Verifier, *, kill: bool) -> None:
-    if kill:
+    """Close this side's pipe ends, kill the verifier when `kill`, reap it, forget it.
+
+    It stays recorded until it is reaped, so a Ctrl-C landing in here
+    leaves it to `stop`, which does this again.
+    """
+    global _started
+    if kill and verifier.pid > 0:
         with contextlib.suppress(ProcessLookupError):
             os.kill(verifier.pid, signal.SIGKILL)
-    for descriptor in (verifier.request, verifier.reply):
-        if descriptor >= 0:
-            with contextlib.suppress(OSError):
-                os.close(descriptor)
-    verifier.request = verifier.reply = -1
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(verifier.pid, 0)
+    _close(verifier, "request")
+    _close(verifier, "reply")
+    if verifier.pid > 0:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(verifier.pid, 0)
+        verifier.pid = -1
+    _started = None
+
+
+def _close(verifier: _Verifier, end: str) -> None:
+    descriptor = getattr(verifier, end)
+    setattr(verifier, end, -1)
+    if descriptor >= 0:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
 
 
 def _read_all(descriptor: int) -> bytes:

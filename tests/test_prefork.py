@@ -243,6 +243,37 @@ def test_an_unused_verifier_does_not_outlive_the_command(tmp_path, case):
     assert process_group(process.pid) == []
 
 
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@needs_two_cores
+@pytest.mark.parametrize("death", ["exit", "SIGKILL"])
+def test_the_verifier_leaves_at_once_when_the_command_dies(death):
+    """Even while it imports libcst (a few hundred ms), with no `stop` run."""
+    kill = "os._exit(0)" if death == "exit" else "os.kill(os.getpid(), 9)"
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os; from codegen import prefork; prefork.start_for(['a.yaml']); "
+            f"os.write(1, str(prefork._started.pid).encode()); {kill}",
+        ],
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    pid = int(probe.stdout)
+    deadline = time.monotonic() + 0.2
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not _alive(pid)
+
+
 @needs_two_cores
 def test_ctrl_c_during_a_one_spec_generation_leaves_no_process_or_partial_module(
     tmp_path,
