@@ -32,8 +32,8 @@ def sigint_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def process_group(pgid: int) -> list[int]:
-    """The live processes of process group `pgid` (from /proc; zombies left out)."""
+def _processes() -> list[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the name) of every process."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -41,9 +41,20 @@ def process_group(pgid: int) -> list[int]:
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(stat[2]) == pgid and stat[0] != "Z":
-                found.append(int(entry.name))
+            found.append((int(entry.name), stat))
     return found
+
+
+def process_group(pgid: int) -> list[int]:
+    """The live processes of process group `pgid` (zombies left out)."""
+    return [
+        pid for pid, stat in _processes() if int(stat[2]) == pgid and stat[0] != "Z"
+    ]
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes whose parent is `pid`."""
+    return [child for child, stat in _processes() if int(stat[1]) == pid]
 
 
 ROOT = Path(__file__).resolve().parent.parent

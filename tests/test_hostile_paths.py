@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, process_group, sigint_default
+from conftest import EXAMPLES, child_processes, process_group, sigint_default
 
 from codegen import generate
 
@@ -435,19 +435,6 @@ def _leftovers(root: Path) -> list[str]:
     return sorted(p.name for p in root.rglob("*") if p.name.endswith(".tmp"))
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def _reset(root: Path) -> None:
     for module in (root / "models").glob("*.py"):
         module.unlink()
@@ -469,7 +456,7 @@ def test_a_killed_worker_is_a_one_line_error_and_leaves_no_temp_file(forty):
         killed = None
         deadline = time.monotonic() + 30
         while killed is None and process.poll() is None and time.monotonic() < deadline:
-            for child in _children(process.pid):
+            for child in child_processes(process.pid):
                 try:
                     os.kill(child, signal.SIGKILL)
                     killed = child
