@@ -12,7 +12,9 @@ back. The module written is the same either way: the verifier process runs
 answer (it died, it raised, its reply is cut) the text is verified here.
 
 It is used once, by the first verification; `stop` kills and reaps it when
-the command ends without one (a fresh module, a spec with problems). It
+the command ends without one (a fresh module, a spec with problems). It is
+not started when the module looks up to date (it exists and is newer than
+the spec), so checking fresh modules costs no second process. It
 writes nothing and prints nothing (its standard streams are the null
 device), and it leaves as soon as this process does, however it ends: a
 thread of it waits on its request pipe, which closes then. Only a machine
@@ -31,7 +33,7 @@ import sys
 # processes wait for before the fork.
 
 _GENERATE_FLAGS = ("--force", "--skip-other-files")
-_SPEC_SUFFIXES = (".yaml", ".yml", ".py")
+_SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 class _Verifier:
@@ -48,9 +50,12 @@ _started: _Verifier | None = None
 
 def start_for(argv: list[str]) -> None:
     """Fork the verifier when `argv` (without the program name) generates one spec
-    and this machine has a core to spare for it."""
+    whose module is probably stale, and this machine has a core to spare for it."""
     global _started
-    if _started is not None or not generates_one_spec(argv) or not _can_fork():
+    if _started is not None:
+        return
+    named = one_spec(argv)
+    if named is None or _looks_fresh(*named) or not _can_fork():
         return
     # Ctrl-C is held until the verifier is recorded, so `stop` always finds it.
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, set())
@@ -61,31 +66,57 @@ def start_for(argv: list[str]) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def generates_one_spec(argv: list[str]) -> bool:
-    """Whether `argv` is `[generate] SPEC [-o OUT] [--force] [--skip-other-files]`.
+def one_spec(argv: list[str]) -> tuple[str, str | None] | None:
+    """(SPEC, OUT or None) when `argv` is `[generate] SPEC [-o OUT] [--force]
+    [--skip-other-files]` with SPEC a `.yaml` or `.yml` file name; else None.
 
     Errs on the safe side: anything else (another command, `--help`, an
-    option it does not know, several paths) is left to the command line
-    without a verifier process.
+    option it does not know, several paths, a generated module named instead
+    of its spec) is left to the command line without a verifier process.
     """
     args = list(argv[1:] if argv[:1] == ["generate"] else argv)
     paths: list[str] = []
+    output = None
     while args:
         arg = args.pop(0)
         if arg in ("-o", "--output"):
             if not args:
-                return False
-            args.pop(0)
-        elif arg.startswith(("--output=", "-o")) or arg in _GENERATE_FLAGS:
+                return None
+            output = args.pop(0)
+        elif arg.startswith("--output="):
+            output = arg[len("--output=") :]
+        elif arg.startswith("-o") and arg != "-o":
+            output = arg[2:]
+        elif arg in _GENERATE_FLAGS:
             continue
         elif arg == "--":
             paths.extend(args)
             break
         elif arg.startswith("-"):
-            return False
+            return None
         else:
             paths.append(arg)
-    return len(paths) == 1 and paths[0].endswith(_SPEC_SUFFIXES)
+    if len(paths) != 1 or not paths[0].endswith(_SPEC_SUFFIXES):
+        return None
+    return paths[0], output
+
+
+def _looks_fresh(spec: str, output: str | None) -> bool:
+    """Whether the module is probably up to date, so that nothing will be verified:
+    it exists and was written after the spec was last changed.
+
+    A guess from two `stat` calls, as `make` guesses; the module is compared
+    with a fresh rendering all the same. The module is `OUT`, or the spec's
+    sibling `.py` without `-o` (a spec's `output:` key or `[tool.wrapgen]`
+    may name another one: then this guesses stale, and the verifier starts).
+    """
+    if output == "-":
+        return False
+    module = output if output is not None else os.path.splitext(spec)[0] + ".py"
+    try:
+        return os.stat(module).st_mtime_ns >= os.stat(spec).st_mtime_ns
+    except (OSError, ValueError):
+        return False
 
 
 def _can_fork() -> bool:
@@ -262,4 +293,4 @@ def _write_all(descriptor: int, data: bytes) -> None:
         view = view[os.write(descriptor, view) :]
 
 
-__all__ = ["generates_one_spec", "start_for", "stop", "verify_source"]
+__all__ = ["one_spec", "start_for", "stop", "verify_source"]

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, ROOT, process_group, sigint_default
 
-from codegen.prefork import generates_one_spec
+from codegen.prefork import one_spec
 from codegen.verify import verify_source
 
 WRAPGEN = [sys.executable, "-m", "codegen"]
@@ -65,29 +65,76 @@ def _imported(stderr: str) -> set[str]:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["spec.yaml"], True),
-        (["spec.yml", "-o", "out.py"], True),
-        (["generate", "spec.yaml", "--output", "-"], True),
-        (["spec.yaml", "-oout.py", "--force"], True),
-        (["--output=out.py", "--skip-other-files", "spec.yaml"], True),
-        (["models/a.py"], True),  # a generated module: regenerated from its spec
-        (["--", "-odd.yaml"], True),
-        ([], False),
-        (["--help"], False),
-        (["spec.yaml", "--help"], False),
-        (["--version"], False),
-        (["a.yaml", "b.yaml"], False),
-        (["check", "a.yaml"], False),
-        (["verify", "model.py"], False),
-        (["run", "a.yaml"], False),
-        (["init"], False),
-        (["schema"], False),
-        (["spec.yaml", "-o"], False),
-        (["spec.json"], False),
+        (["spec.yaml"], ("spec.yaml", None)),
+        (["spec.yml", "-o", "out.py"], ("spec.yml", "out.py")),
+        (["generate", "spec.yaml", "--output", "-"], ("spec.yaml", "-")),
+        (["spec.yaml", "-oout.py", "--force"], ("spec.yaml", "out.py")),
+        (
+            ["--output=out.py", "--skip-other-files", "spec.yaml"],
+            ("spec.yaml", "out.py"),
+        ),
+        (["--", "-odd.yaml"], ("-odd.yaml", None)),
+        (["models/a.py"], None),  # a generated module: its spec is in its header
+        ([], None),
+        (["--help"], None),
+        (["spec.yaml", "--help"], None),
+        (["--version"], None),
+        (["a.yaml", "b.yaml"], None),
+        (["check", "a.yaml"], None),
+        (["verify", "model.py"], None),
+        (["run", "a.yaml"], None),
+        (["init"], None),
+        (["schema"], None),
+        (["spec.yaml", "-o"], None),
+        (["spec.json"], None),
     ],
 )
 def test_only_a_one_spec_generation_starts_a_verifier(argv, expected):
-    assert generates_one_spec(argv) is expected
+    assert one_spec(argv) == expected
+
+
+_STARTS = """
+import sys
+from codegen import prefork
+prefork.start_for(sys.argv[1:])
+print(prefork._started is not None)
+"""
+
+
+@needs_two_cores
+@pytest.mark.parametrize(
+    ("case", "starts"),
+    [
+        ("no-module", True),
+        ("module-older", True),
+        ("module-newer", False),
+        ("module-newer-to-stdout", True),
+        ("output-newer", False),
+        ("output-older", True),
+    ],
+)
+def test_no_verifier_for_a_module_newer_than_its_spec(tmp_path, case, starts):
+    spec = tmp_path / "model.yaml"
+    spec.write_text("wrapgen: 1\n", "utf-8")
+    module = tmp_path / ("out.py" if case.startswith("output") else "model.py")
+    if case != "no-module":
+        module.write_text("# module\n", "utf-8")
+        older, newer = (module, spec) if case.endswith("older") else (spec, module)
+        os.utime(older, ns=(1_000_000_000, 1_000_000_000))
+        os.utime(newer, ns=(2_000_000_000, 2_000_000_000))
+    argv = [str(spec)]
+    if case.startswith("output"):
+        argv += ["-o", str(module)]
+    elif case.endswith("to-stdout"):
+        argv += ["-o", "-"]
+    result = subprocess.run(
+        [sys.executable, "-c", _STARTS, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.stdout.strip() == str(starts), result.stderr
 
 
 @needs_two_cores
@@ -228,6 +275,9 @@ def test_an_unused_verifier_does_not_outlive_the_command(tmp_path, case):
     spec.write_text(text, "utf-8")
     if case == "fresh-module":
         assert _run(str(spec), cwd=tmp_path).returncode == 0
+        # Up to date, but the spec was saved again since: the verifier starts.
+        later = (tmp_path / "model.py").stat().st_mtime_ns + 10**9
+        os.utime(spec, ns=(later, later))
     process = subprocess.Popen(
         [*WRAPGEN, str(spec)],
         cwd=tmp_path,
