@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, ROOT
 from rich.table import Table
-from test_run import no_new_workers  # noqa: F401 - a fixture, used by name below
 
 from codegen.console import escape, message_console, say
 from codegen.runner import failure_summary
