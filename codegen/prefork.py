@@ -14,7 +14,7 @@ answer (it died, it raised, its reply is cut) the text is verified here.
 It is used once, by the first verification; `stop` kills and reaps it when
 the command ends without one (a fresh module, a spec with problems). It is
 not started when the module looks up to date (it exists and is newer than
-the spec), so checking fresh modules costs no second process. It
+the spec), so regenerating a fresh module costs no second process. It
 writes nothing and prints nothing (its standard streams are the null
 device), and it leaves as soon as this process does, however it ends: a
 thread of it waits on its request pipe, which closes then. Only a machine
