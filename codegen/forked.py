@@ -22,6 +22,7 @@ from typing import NoReturn, TypeVar
 
 from codegen.errors import WorkerError
 from codegen.files import signals_deferred
+from codegen.prefork import fork_allowed, usable_cores
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -48,14 +49,9 @@ def each(
 
 def _parallelism(count: int, minimum: int) -> int:
     """Worker processes for `count` targets: 1 unless forking is cheap and safe here."""
-    if count < minimum or "tensorflow" in sys.modules:
-        return 1  # never fork a process with TensorFlow's threads
-    if not hasattr(os, "fork"):
+    if count < minimum or not fork_allowed():
         return 1
-    if hasattr(os, "sched_getaffinity"):
-        cores = len(os.sched_getaffinity(0))
-    else:
-        cores = os.cpu_count() or 1
+    cores = usable_cores()
     return 1 if cores < 2 else min(cores, 8)
 
 

@@ -120,13 +120,22 @@ def _looks_fresh(spec: str, output: str | None) -> bool:
 
 
 def _can_fork() -> bool:
-    if not hasattr(os, "fork") or not hasattr(signal, "pthread_sigmask"):
+    if not hasattr(signal, "pthread_sigmask"):
         return False
-    if "tensorflow" in sys.modules:  # its threads would not survive a fork
-        return False
+    return fork_allowed() and usable_cores() >= 2
+
+
+def fork_allowed() -> bool:
+    """Whether this process may fork: the OS can, and TensorFlow (whose threads would
+    not survive it) is not imported. Shared with `codegen.forked`."""
+    return hasattr(os, "fork") and "tensorflow" not in sys.modules
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) >= 2
-    return (os.cpu_count() or 1) >= 2
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _fork(mask: set) -> _Verifier | None:
@@ -293,4 +302,11 @@ def _write_all(descriptor: int, data: bytes) -> None:
         view = view[os.write(descriptor, view) :]
 
 
-__all__ = ["one_spec", "start_for", "stop", "verify_source"]
+__all__ = [
+    "fork_allowed",
+    "one_spec",
+    "start_for",
+    "stop",
+    "usable_cores",
+    "verify_source",
+]

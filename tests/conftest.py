@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -32,17 +33,27 @@ def sigint_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _stat(folder: Path) -> list[str] | None:
+    """The fields of `folder/stat` (a /proc/PID folder) after the process name, if any."""
+    try:
+        return (folder / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _processes() -> list[tuple[int, list[str]]]:
-    """(pid, the fields of /proc/PID/stat after the name) of every process."""
+    """(pid, its `_stat` fields) of every process."""
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
+        if entry.name.isdigit() and (stat := _stat(entry)) is not None:
             found.append((int(entry.name), stat))
     return found
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    stat = _stat(Path("/proc") / str(pid))
+    return stat is not None and stat[0] != "Z"
 
 
 def process_group(pgid: int) -> list[int]:
@@ -71,6 +82,37 @@ def _stop_tff_workers_at_exit():
 
         stop_tff_workers()
         assert child_worker_pids(os.getpid()) == []
+
+
+def interrupted(
+    command: list[str], cwd: Path, after: float, gaps: Sequence[float] = (0.0,)
+) -> tuple[int, int, str]:
+    """Run `command` in a process group of its own and press Ctrl-C (SIGINT to the
+    group, as a terminal does) `after` seconds in, then again after each gap but the
+    last; (pid, exit status, stderr). Fails the test when it is still running 30 s on."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=sigint_default,
+    )
+    time.sleep(after)
+    for gap in gaps:
+        try:
+            os.killpg(process.pid, signal.SIGINT)
+        except ProcessLookupError:
+            break
+        time.sleep(gap)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail("wrapgen hung after Ctrl-C")
+    return process.pid, process.returncode, stderr
 
 
 def wrapgen_run(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:

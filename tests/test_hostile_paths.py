@@ -22,7 +22,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, child_processes, process_group, sigint_default
+from conftest import (
+    EXAMPLES,
+    child_processes,
+    interrupted,
+    process_group,
+)
 
 from codegen import generate
 
@@ -485,42 +490,26 @@ def test_random_interrupts_never_hang_or_leave_temp_files(forty):
     outcomes = set()
     for _ in range(30):
         _reset(root)
-        process = subprocess.Popen(
+        pid, code, stderr = interrupted(
             [*WRAPGEN, "generate"],
-            cwd=root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            preexec_fn=sigint_default,
+            root,
+            rng.uniform(0.2, 1.3),  # start-up takes about 0.5 s
+            [rng.uniform(0.0, 0.05) for _ in range(rng.randint(1, 3))],
         )
-        time.sleep(rng.uniform(0.2, 1.3))  # start-up takes about 0.5 s
-        for _ in range(rng.randint(1, 3)):
-            try:
-                os.killpg(process.pid, signal.SIGINT)
-            except ProcessLookupError:
-                break
-            time.sleep(rng.uniform(0.0, 0.05))
-        try:
-            _, stderr = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            pytest.fail("wrapgen hung after Ctrl-C")
-        outcomes.add(process.returncode)
+        outcomes.add(code)
         assert _leftovers(root) == [], stderr
         written = sorted((root / "models").glob("*.py"))
         for module in written:
             assert module.read_bytes() == expected[module.name], module
-        assert process_group(process.pid) == []
-        if process.returncode == 130:
+        assert process_group(pid) == []
+        if code == 130:
             # A second Ctrl-C can land while the message is being written; the
             # files are whole either way, and the message is never a traceback.
             assert stderr.splitlines()[-1:] in ([], ["wrapgen: interrupted"]), stderr
             assert "Traceback" not in stderr, stderr
-        elif process.returncode != 0:  # Python's own start-up, before wrapgen runs
+        elif code != 0:  # Python's own start-up, before wrapgen runs
             assert written == [] and "wrapgen: interrupted" not in stderr, (
-                process.returncode,
+                code,
                 stderr,
             )
     assert 130 in outcomes

@@ -11,18 +11,16 @@ module, Ctrl-C).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT, process_group, sigint_default
+from conftest import EXAMPLES, ROOT, interrupted, process_alive, process_group
 
 from codegen.prefork import one_spec
 from codegen.verify import verify_source
@@ -293,14 +291,6 @@ def test_an_unused_verifier_does_not_outlive_the_command(tmp_path, case):
     assert process_group(process.pid) == []
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @needs_two_cores
 @pytest.mark.parametrize("death", ["exit", "SIGKILL"])
 def test_the_verifier_leaves_at_once_when_the_command_dies(death):
@@ -319,9 +309,9 @@ def test_the_verifier_leaves_at_once_when_the_command_dies(death):
     )
     pid = int(probe.stdout)
     deadline = time.monotonic() + 0.2
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.005)
-    assert not _alive(pid)
+    assert not process_alive(pid)
 
 
 @needs_two_cores
@@ -337,31 +327,16 @@ def test_ctrl_c_during_a_one_spec_generation_leaves_no_process_or_partial_module
     outcomes = set()
     for _ in range(12):
         target.unlink()
-        process = subprocess.Popen(
-            [*WRAPGEN, str(SPEC), "-o", str(target)],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            preexec_fn=sigint_default,
+        pid, code, stderr = interrupted(
+            [*WRAPGEN, str(SPEC), "-o", str(target)], tmp_path, rng.uniform(0.05, 0.7)
         )
-        time.sleep(rng.uniform(0.05, 0.7))
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            _, stderr = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            pytest.fail("wrapgen hung after Ctrl-C")
-        outcomes.add(process.returncode)
-        assert process_group(process.pid) == [], stderr
+        outcomes.add(code)
+        assert process_group(pid) == [], stderr
         assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["model.py"])
         if target.exists():
             assert target.read_bytes() == expected
         else:
             target.write_bytes(expected)
-        if process.returncode == 130:
+        if code == 130:
             assert "Traceback" not in stderr, stderr
     assert 130 in outcomes
